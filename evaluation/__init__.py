@@ -1,0 +1,1 @@
+"""Evaluation: ratings, scorecards and situation analytics over its own read model of cases."""

@@ -1,0 +1,1 @@
+"""Intake: petitions as submitted, identity vault, tracking numbers and query codes."""

@@ -1,0 +1,30 @@
+"""Intake service: ``uvicorn intake.main:app`` (or ``xinfang serve intake``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from intake.api import router
+from intake.models import messaging
+from shared.pii import PiiCipher
+from shared.ratelimit import SlidingWindow
+from shared.service import create_service_app
+from shared.settings import service_settings
+
+
+def create_app() -> FastAPI:
+    settings = service_settings("intake")
+    app = create_service_app(
+        name="intake",
+        settings=settings,
+        tables=messaging,
+        package="intake",
+        routers=[router],
+        title="Xinfang intake",
+    )
+    app.state.cipher = PiiCipher(settings.pii_key_id, settings.pii_key.get_secret_value())
+    app.state.limiter = SlidingWindow(settings.query_code_rate_per_minute)
+    return app
+
+
+app = create_app()

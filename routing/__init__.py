@@ -1,0 +1,1 @@
+"""Routing: decides which unit must handle each petition, and explains why."""

@@ -1,0 +1,1 @@
+"""Common code of the Xinfang services: settings, database, events, messaging, auth, errors."""

@@ -1,0 +1,1 @@
+"""Tracking: owns the case, its status, timeline and clocks."""

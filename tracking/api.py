@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+
+from shared import querycode
+from shared.auth import MaybePrincipal, Principal, require_role
+from shared.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from shared.vocabulary import CST
+from tracking.clocks import clock_state
+from tracking.models import cases, timeline
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+_NO_MATCH = "no case matches this tracking number and query code"
+_DUMMY_HASH = querycode.hash_code("DUMMYQC2")
+
+
+def _normalize(number: str) -> str:
+    return number.strip().upper().replace("-", "").replace(" ", "")
+
+
+def _display(n: str) -> str:
+    return f"{n[:6]}-{n[6:12]}-{n[12:17]}-{n[17:]}" if len(n) == 18 else n
+
+
+def may_see(principal: Principal, case: Any) -> bool:
+    if principal.role in ("operator", "service"):
+        return principal.region_code is None or case.region_code.startswith(
+            principal.region_code.rstrip("0") or principal.region_code
+        )
+    if principal.role == "petitioner":
+        return case.owner_ref is not None and case.owner_ref == principal.sub
+    if principal.role == "unit":
+        return case.unit_id is not None and case.unit_id == principal.unit_id
+    return False
+
+
+async def _view(request: Request, case: Any, *, internal: bool) -> dict[str, Any]:
+    async with request.app.state.db.sessions() as s:
+        q = select(timeline).where(timeline.c.case_id == case.id).order_by(timeline.c.id)
+        if not internal:
+            q = q.where(timeline.c.public.is_(True))
+        entries = (await s.execute(q)).all()
+    today = datetime.now(UTC).astimezone(CST).date()
+    deadlines = {}
+    if case.acceptance_due and case.status == "routed":
+        deadlines["acceptance"] = {
+            "due": case.acceptance_due.isoformat(),
+            "state": clock_state(case.acceptance_due, case.routed_at, today),
+            "basis": "15 days from receipt by the unit (Art. 23), calendar days",
+        }
+    return {
+        "case_id": case.id,
+        "tracking_number": case.tracking_number,
+        "tracking_number_display": _display(case.tracking_number),
+        "status": case.status,
+        "kind": case.kind,
+        "channel": case.channel,
+        "title": case.title,
+        "category": case.category,
+        "region_code": case.region_code,
+        "petitioner_name": None if case.anonymous else case.petitioner_masked_name,
+        "unit": {"id": case.unit_id} if case.unit_id else None,
+        "received_at": case.received_at.isoformat(),
+        "deadlines": deadlines,
+        "timeline": [
+            {
+                "at": e.at.isoformat(),
+                "status": e.status,
+                "note": e.note,
+                **({"actor": e.actor, "public": e.public} if internal else {}),
+            }
+            for e in entries
+        ],
+        "reply": None,
+        "rating": None,
+    }
+
+
+@router.get("/cases/{tracking_number}", summary="The case view")
+async def get_case(
+    request: Request,
+    tracking_number: str,
+    principal: MaybePrincipal,
+    query_code: Annotated[str | None, Query(max_length=20)] = None,
+) -> dict[str, Any]:
+    number = _normalize(tracking_number)
+    state = request.app.state
+    if principal is None and query_code is None:
+        raise Unauthorized("give a bearer token or the query_code")
+    if principal is None:
+        client = request.client.host if request.client else "?"
+        for key in (f"client:{client}", f"case:{number}"):
+            wait = state.limiter.hit(key)
+            if wait:
+                raise TooManyRequests("too many query-code attempts; wait and retry", wait)
+    async with state.db.sessions() as s:
+        case = (await s.execute(select(cases).where(cases.c.tracking_number == number))).first()
+    if principal is None:
+        ok = await asyncio.to_thread(
+            querycode.verify, query_code or "", case.query_code_hash if case else _DUMMY_HASH
+        )
+        if case is None or not ok:
+            raise NotFound(_NO_MATCH)
+        return await _view(request, case, internal=False)
+    if case is None or not may_see(principal, case):
+        raise NotFound("no case with this tracking number is visible to you")
+    return await _view(request, case, internal=principal.role in ("operator", "unit"))
+
+
+@router.get("/me/cases", summary="A petitioner's cases")
+async def my_cases(
+    request: Request,
+    principal: Annotated[Principal, Depends(require_role("petitioner"))],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="tracking number to continue after")] = None,
+) -> dict[str, Any]:
+    q = select(cases).where(cases.c.owner_ref == principal.sub)
+    return await _page(request, q, limit, cursor)
+
+
+@router.get("/units/{unit_id}/cases", summary="A unit's inbox")
+async def unit_cases(
+    request: Request,
+    unit_id: str,
+    principal: Annotated[Principal, Depends(require_role("unit", "operator"))],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    if principal.role == "unit" and principal.unit_id != unit_id:
+        raise Forbidden("a unit sees only its own cases")
+    q = select(cases).where(cases.c.unit_id == unit_id)
+    return await _page(request, q, limit, cursor)
+
+
+async def _page(request: Request, q: Any, limit: int, cursor: str | None) -> dict[str, Any]:
+    if cursor:
+        q = q.where(cases.c.tracking_number > _normalize(cursor))
+    q = q.order_by(cases.c.tracking_number).limit(limit + 1)
+    async with request.app.state.db.sessions() as s:
+        rows = (await s.execute(q)).all()
+    items = [
+        {
+            "tracking_number": r.tracking_number,
+            "status": r.status,
+            "title": r.title,
+            "unit_id": r.unit_id,
+            "received_at": r.received_at.isoformat(),
+        }
+        for r in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return {"items": items, "next_cursor": items[-1]["tracking_number"] if more else None}
