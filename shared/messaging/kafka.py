@@ -69,23 +69,65 @@ async def ensure_topics(settings: CommonSettings, topics: list[str], client_id: 
         await client.close()
 
 
-async def end_offsets(settings: CommonSettings, topic: str, client_id: str) -> dict[int, int]:
-    """The end offset of every partition of a topic ({} when the topic does not exist)."""
+async def partitions(settings: CommonSettings, topic: str, client_id: str) -> list[int]:
+    """The partition ids of a topic ([] when it does not exist)."""
+    client = admin(settings, client_id)
+    await client.start()
+    try:
+        described = await client.describe_topics([topic])
+    finally:
+        await client.close()
+    if not described or described[0].get("error_code"):
+        return []
+    return sorted(p["partition"] for p in described[0]["partitions"])
+
+
+async def missing_records(
+    settings: CommonSettings,
+    topic: str,
+    expected: dict[int, tuple[int, str]],
+    client_id: str,
+    timeout: float = 5.0,
+) -> set[int]:
+    """Partitions where the record we last published (offset, event id) is no longer there.
+
+    Reading the record itself, not comparing end offsets, is exact on every broker: a
+    recreated topic refilled by others, and brokers whose end offset lags inside a batch
+    (tansu reports the last batch's base), are both told apart from a topic that is intact.
+    """
+    if not expected:
+        return set()
+    existing = set(await partitions(settings, topic, client_id))
+    lost = {p for p in expected if p not in existing}
+    check = {p: v for p, v in expected.items() if p in existing}
+    if not check:
+        return lost
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=client_id,
         enable_auto_commit=False,
+        auto_offset_reset="earliest",
         request_timeout_ms=15000,
     )
     await consumer.start()
     try:
-        await consumer.topics()  # refreshes metadata
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            return {}
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        offsets = await consumer.end_offsets(tps)
-        return {tp.partition: off for tp, off in offsets.items()}
+        tps = {p: TopicPartition(topic, p) for p in check}
+        consumer.assign(list(tps.values()))
+        for p, (offset, _event_id) in check.items():
+            consumer.seek(tps[p], offset)
+        found: dict[int, bool] = {}
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found) < len(check) and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(
+                *[tps[p] for p in check if p not in found], timeout_ms=500, max_records=1
+            )
+            for tp, records in batch.items():
+                if records and tp.partition not in found:
+                    offset, event_id = check[tp.partition]
+                    first = records[0]
+                    header = dict(first.headers or []).get("ce_id", b"").decode()
+                    found[tp.partition] = first.offset == offset and header == event_id
+        return lost | {p for p in check if not found.get(p, False)}
     finally:
         await consumer.stop()
 

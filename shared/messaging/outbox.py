@@ -113,6 +113,9 @@ class OutboxRelay:
                 await self._drop_producer()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+        await self.close()
+
+    async def close(self) -> None:
         await self._drop_producer()
         await self._release_lease()
         if self.wake in _wakers:
@@ -260,27 +263,34 @@ class OutboxRelay:
         """Recreate a missing topic and mark for republishing what the broker lost."""
         s = self.settings
         await kafka.ensure_topics(s, [self.topic, s.dlq_topic(self.topic)], f"{self.service}-relay")
-        ends = await kafka.end_offsets(s, self.topic, f"{self.service}-relay")
         o = self.tables.outbox
-        async with self.db.transaction() as session:
-            published = (
+        async with self.db.sessions() as session:
+            last = (
+                select(o.c.partition, func.max(o.c.offset).label("top"))
+                .where(o.c.topic == self.topic, o.c.sent_at.is_not(None))
+                .group_by(o.c.partition)
+                .subquery()
+            )
+            rows = (
                 await session.execute(
-                    select(o.c.partition, func.max(o.c.offset))
-                    .where(o.c.topic == self.topic, o.c.sent_at.is_not(None))
-                    .group_by(o.c.partition)
+                    select(o.c.partition, o.c.offset, o.c.event_id)
+                    .join(last, (o.c.partition == last.c.partition) & (o.c.offset == last.c.top))
+                    .where(o.c.topic == self.topic)
                 )
             ).all()
-            lost = [p for p, top in published if ends.get(p, 0) <= top]
-            if not lost:
-                return 0
+        expected = {r.partition: (r.offset, r.event_id) for r in rows}
+        lost = await kafka.missing_records(s, self.topic, expected, f"{self.service}-relay")
+        if not lost:
+            return 0
+        async with self.db.transaction() as session:
             result = await session.execute(
                 update(o)
-                .where(o.c.topic == self.topic, o.c.partition.in_(lost))
+                .where(o.c.topic == self.topic, o.c.partition.in_(sorted(lost)))
                 .values(sent_at=None, partition=None, offset=None)
             )
         log.warning(
             "broker lost published events; republishing",
-            extra={"topic": self.topic, "partitions": lost, "events": result.rowcount},
+            extra={"topic": self.topic, "partitions": sorted(lost), "events": result.rowcount},
         )
         metrics.EVENTS_REPUBLISHED.labels(self.service).inc(result.rowcount)
         return result.rowcount

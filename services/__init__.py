@@ -1,0 +1,1 @@
+"""Processes that are not services of their own: the gateway and the launcher/CLI."""
