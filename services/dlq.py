@@ -32,7 +32,10 @@ async def _read_all(settings: CommonSettings, topic: str, group: str | None):  #
         if group is None:
             await consumer.seek_to_beginning(*tps)
         records = []
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in tps])
+
+        while await behind():
             batch = await consumer.getmany(timeout_ms=1000)
             for tp, recs in batch.items():
                 records += [r for r in recs if r.offset < ends[tp]]
