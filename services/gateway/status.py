@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.settings import GatewaySettings
 from shared.messaging import kafka
+from shared.settings import SERVICES
 
 router = APIRouter(tags=["operations"])
 
@@ -52,6 +53,20 @@ async def broker_up(settings: GatewaySettings) -> bool:
         return await asyncio.wait_for(kafka.broker_ready(settings, timeout), timeout + 1)
     except TimeoutError:
         return False
+
+
+async def dead_letters(settings: GatewaySettings) -> dict[str, int | None]:
+    """Messages held by each dead-letter topic (None when the broker cannot tell us)."""
+    topics = [settings.dlq_topic(settings.topic(s)) for s in SERVICES]
+    try:
+        return dict(
+            await asyncio.wait_for(
+                kafka.topic_sizes(settings, topics, "xinfang-gateway-status"),
+                settings.status_timeout_seconds + 1,
+            )
+        )
+    except Exception:
+        return dict.fromkeys(topics)
 
 
 def service_report(url: str, ready: Probe, internal: Probe) -> dict[str, Any]:
@@ -90,6 +105,7 @@ def summarize(
     broker: bool,
     bootstrap_servers: str,
     checked_at: datetime,
+    dlq: Mapping[str, int | None] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """The HTTP status and body of ``GET /status`` from the per-service reports."""
     ok = broker and all(s["status"] == "up" for s in services.values())
@@ -99,6 +115,7 @@ def summarize(
         "gateway": {"status": "up"},
         "broker": {"status": "up" if broker else "down", "bootstrap_servers": bootstrap_servers},
         "services": dict(services),
+        "dead_letters": dict(dlq or {}),
     }
     return (200 if ok else 503), body
 
@@ -115,11 +132,12 @@ async def collect(
         for suffix in ("/readyz", "/internal/status")
     ]
     results, broker = await asyncio.gather(asyncio.gather(*probes), broker_up(settings))
+    dlq = await dead_letters(settings) if broker else {}
     services = {
         name: service_report(url, results[2 * i], results[2 * i + 1])
         for i, (name, url) in enumerate(urls.items())
     }
-    return summarize(services, broker, settings.kafka_bootstrap_servers, datetime.now(UTC))
+    return summarize(services, broker, settings.kafka_bootstrap_servers, datetime.now(UTC), dlq)
 
 
 @router.get(

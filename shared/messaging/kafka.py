@@ -132,6 +132,31 @@ async def missing_records(
         await consumer.stop()
 
 
+async def topic_sizes(
+    settings: CommonSettings, topics: list[str], client_id: str
+) -> dict[str, int]:
+    """Messages currently held by each topic (end minus beginning offsets, all partitions)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        sizes = {}
+        for topic in topics:
+            tps = [TopicPartition(topic, p) for p in await partitions(settings, topic, client_id)]
+            if not tps:
+                sizes[topic] = 0
+                continue
+            ends = await consumer.end_offsets(tps)
+            starts = await consumer.beginning_offsets(tps)
+            sizes[topic] = sum(max(0, ends[tp] - starts[tp]) for tp in tps)
+        return sizes
+    finally:
+        await consumer.stop()
+
+
 async def broker_ready(settings: CommonSettings, timeout: float = 3.0) -> bool:
     """True when the broker answers a metadata request within ``timeout`` seconds."""
     client = admin(settings, "xinfang-probe")

@@ -118,6 +118,7 @@ def test_malformed_message_is_dead_lettered_and_consumers_keep_going(
     assert all(h["x-original-topic"] == topic.encode() for h in garbage)
     status = api.get("/status").json()
     assert status["services"]["routing"]["consumer"]["dead_lettered"] >= 1
+    assert status["dead_letters"][settings.dlq_topic(topic)] >= 2
     listing = subprocess.run(
         [sys.executable, "-m", "services.cli", "dlq", "list", "--service", "intake"],
         capture_output=True, text=True, timeout=60,

@@ -223,3 +223,34 @@ async def test_poison_and_failing_messages_go_to_dlq_and_consumer_moves_on(db, s
     assert headers[b"boom"]["x-attempts"] == b"3"
     assert b"handler bug" in headers[b"boom"]["x-error"]
     assert headers[b"boom"]["x-original-topic"] == topic.encode()
+
+
+async def test_dlq_replay_redrives_letters_once_after_a_fix(db, settings) -> None:  # type: ignore[no-untyped-def]
+    from services.dlq import replay
+
+    topic = settings.topic("intake")
+    await kafka.ensure_topics(settings, settings.all_topics, "test")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, submitted("fixme").to_bytes(), key=b"fixme")
+    finally:
+        await producer.stop()
+    failing = {"fixme"}
+    consumer = consumer_for(db, settings, failing)
+    task = asyncio.create_task(consumer.run())
+    try:
+        assert len(await read_topic(settings, settings.dlq_topic(topic), 1, timeout=30)) == 1
+        failing.clear()  # the bug is fixed
+        assert await replay(settings, [settings.dlq_topic(topic)]) == 1
+        for _ in range(100):
+            async with db.sessions() as s:
+                done = (await s.execute(select(applied.c.subject))).scalars().all()
+            if done:
+                break
+            await asyncio.sleep(0.2)
+        assert done == ["fixme"]
+        assert await replay(settings, [settings.dlq_topic(topic)]) == 0  # nothing new
+    finally:
+        await consumer.stop()
+        await asyncio.wait_for(task, 20)
