@@ -5,6 +5,7 @@ Used by ``xinfang up`` and by the end-to-end tests (which start it on free ports
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -129,6 +130,8 @@ class Suite:
             )
             self.broker.start()
         deadline = time.monotonic() + timeout
+        # While the broker starts, aiokafka logs every refused connection as an error.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
         while not asyncio.run(kafka.broker_ready(self.settings(), 2)):
             if self.broker is not None and not self.broker.alive:
                 raise RuntimeError(f"embedded broker exited; see {self.broker.log_path}")
