@@ -59,8 +59,9 @@ def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory):  # type: ignore
         yield external
         return
     if IN_CI:
-        pytest.fail("CI=true: the tests need XINFANG_KAFKA_BOOTSTRAP_SERVERS (Apache Kafka)",
-                    pytrace=False)
+        pytest.fail(
+            "CI=true: the tests need XINFANG_KAFKA_BOOTSTRAP_SERVERS (Apache Kafka)", pytrace=False
+        )
     from pathlib import Path
 
     from services.launcher import Suite

@@ -172,14 +172,29 @@ class EventConsumer:
             await self._dead_letter(record, exc, attempts=1)
             return "dead_lettered"
         attempts = self.settings.consumer_max_attempts
+        attempt = 0
+        outage_wait = self.settings.consumer_retry_backoff_seconds or 0.1
         with correlation_scope(envelope.correlationid):
-            for attempt in range(1, attempts + 1):
+            while True:
                 try:
                     outcome = await self.apply(envelope, data, handler)
                     metrics.EVENTS_CONSUMED.labels(self.service, envelope.type, outcome).inc()
                     return outcome
                 except Exception as exc:
-                    if attempt == attempts:
+                    if not await self._database_answers():
+                        # An outage is not the event's fault: wait, without spending its
+                        # attempts and without committing, until the database is back.
+                        if self._stopping.is_set():
+                            raise
+                        log.warning(
+                            "database unavailable; holding the event",
+                            extra={"event_id": envelope.id, "error": repr(exc)},
+                        )
+                        await asyncio.sleep(outage_wait)
+                        outage_wait = min(outage_wait * 2, 10.0)
+                        continue
+                    attempt += 1
+                    if attempt >= attempts:
                         log.error(
                             "handler failed; dead-lettering",
                             extra={
@@ -197,7 +212,13 @@ class EventConsumer:
                     await asyncio.sleep(
                         self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
                     )
-        return "unreachable"
+
+    async def _database_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.db.ping(), 5)
+            return True
+        except Exception:
+            return False
 
     async def apply(self, envelope: Envelope, data: EventData, handler: Handler) -> str:
         """Run a handler once per event id, in one transaction with its inbox claim."""

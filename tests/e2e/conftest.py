@@ -38,19 +38,23 @@ def suite(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
         for service in SERVICES:
             name = f"{prefix}_{service}"
             asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-            urls[service] = make_url(admin).set(database=name).render_as_string(
-                hide_password=False)
-    s = Suite(var_dir=Path(tmp_path_factory.mktemp("suite")), base_port=free_port_block(5),
-              bootstrap_servers=bootstrap_servers, database_urls=urls,
-              extra_env={"XINFANG_TOPIC_PREFIX": prefix, "XINFANG_ENV": "test"})
+            urls[service] = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    s = Suite(
+        var_dir=Path(tmp_path_factory.mktemp("suite")),
+        base_port=free_port_block(5),
+        bootstrap_servers=bootstrap_servers,
+        database_urls=urls,
+        extra_env={"XINFANG_TOPIC_PREFIX": prefix, "XINFANG_ENV": "test"},
+    )
     try:
         s.start_services()
         yield s
     finally:
         s.stop()
         for service in urls:
-            asyncio.run(_admin(admin or "", f'DROP DATABASE IF EXISTS "{prefix}_{service}" '
-                               "WITH (FORCE)"))
+            asyncio.run(
+                _admin(admin or "", f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
+            )
 
 
 @pytest.fixture(scope="session")
@@ -60,17 +64,23 @@ def api(suite: Suite) -> Iterator[httpx.Client]:
 
 
 def token(role: str, sub: str, **claims: Any) -> dict[str, str]:
-    return {"Authorization": "Bearer " + mint_token(CommonSettings(), role=role, sub=sub,
-                                                    **claims)}
+    return {"Authorization": "Bearer " + mint_token(CommonSettings(), role=role, sub=sub, **claims)}
 
 
 def petition(region: str = "110107011", **over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "kind": "grievance", "channel": "web", "title": "拖欠工资三个月",
+        "kind": "grievance",
+        "channel": "web",
+        "title": "拖欠工资三个月",
         "content": "某建筑公司拖欠农民工工资三个月，多次讨要无果。",
-        "petitioner": {"name": "张三", "phone": "13812345678",
-                       "address": "北京市石景山区鲁谷路1号", "id_number": "11010519491231002X"},
-        "location": {"region_code": region}, "category": "wage_arrears",
+        "petitioner": {
+            "name": "张三",
+            "phone": "13812345678",
+            "address": "北京市石景山区鲁谷路1号",
+            "id_number": "11010519491231002X",
+        },
+        "location": {"region_code": region},
+        "category": "wage_arrears",
     }
     body.update(over)
     return body

@@ -29,8 +29,9 @@ XINFANG = str(Path(sys.executable).parent / "xinfang")
 
 def embedded_env() -> dict[str, str]:
     drop = ("XINFANG_KAFKA_BOOTSTRAP_SERVERS", "XINFANG_TOPIC_PREFIX")
-    return {k: v for k, v in os.environ.items()
-            if k not in drop and not k.endswith("_DATABASE_URL")}
+    return {
+        k: v for k, v in os.environ.items() if k not in drop and not k.endswith("_DATABASE_URL")
+    }
 
 
 class Up:
@@ -44,9 +45,22 @@ class Up:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [XINFANG, "up", "--embedded-broker", "--var-dir", str(self.var_dir), "--base-port",
-             str(self.base), "--broker-port", str(self.broker_port)],
-            env=embedded_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                XINFANG,
+                "up",
+                "--embedded-broker",
+                "--var-dir",
+                str(self.var_dir),
+                "--base-port",
+                str(self.base),
+                "--broker-port",
+                str(self.broker_port),
+            ],
+            env=embedded_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
         def status_ok() -> bool:
             assert self.proc and self.proc.poll() is None, "xinfang up exited"
@@ -75,8 +89,9 @@ def up(tmp_path: Path) -> Iterator[Up]:
 
 
 def cli_token(*args: str) -> dict[str, str]:
-    out = subprocess.run([XINFANG, "token", *args], capture_output=True, text=True, check=True,
-                         env=embedded_env())
+    out = subprocess.run(
+        [XINFANG, "token", *args], capture_output=True, text=True, check=True, env=embedded_env()
+    )
     return {"Authorization": f"Bearer {out.stdout.strip()}"}
 
 
@@ -90,8 +105,13 @@ def routed(client: httpx.Client, number: str, headers: dict[str, str]) -> dict: 
 
 async def intake_events(bootstrap: str) -> list[dict]:  # type: ignore[type-arg]
     topic = CommonSettings().topic("intake")
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     events: list[dict] = []  # type: ignore[type-arg]
     try:
@@ -110,8 +130,10 @@ def test_xinfang_up_serves_the_flow_and_a_restart_loses_nothing(up: Up) -> None:
         created = client.post("/api/v1/petitions", json=petition(), headers=owner)
         assert created.status_code == 201, created.text
         first = created.json()
-        assert routed(client, first["tracking_number"], owner)["unit"]["id"] == \
-            "110107:petition_bureau"
+        assert (
+            routed(client, first["tracking_number"], owner)["unit"]["id"]
+            == "110107:petition_bureau"
+        )
     out = up.stop()
     assert "stopped" in out
 
@@ -122,9 +144,15 @@ def test_xinfang_up_serves_the_flow_and_a_restart_loses_nothing(up: Up) -> None:
         old = routed(client, first["tracking_number"], owner)
         assert [e["status"] for e in old["timeline"]] == ["received", "routed"]
         # the relay republished what the forgetful broker lost
-        events = wait_for(lambda: [e for e in asyncio.run(
-            intake_events(f"127.0.0.1:{up.broker_port}"))
-            if e["subject"] == first["petition_id"]], timeout=60, every=1)
+        events = wait_for(
+            lambda: [
+                e
+                for e in asyncio.run(intake_events(f"127.0.0.1:{up.broker_port}"))
+                if e["subject"] == first["petition_id"]
+            ],
+            timeout=60,
+            every=1,
+        )
         assert events[0]["type"] == "intake.petition.submitted.v1"
         assert "张三" not in json.dumps(events[0], ensure_ascii=False)
         assert "13812345678" not in json.dumps(events[0])

@@ -32,8 +32,10 @@ def test_submitted_petition_is_routed_with_unit_deadline_and_timeline(api: httpx
     assert created["status"] == "received"
     number = created["tracking_number"]
     assert len(number) == 18 and number.startswith("110107")
-    assert created["tracking_number_display"] == \
-        f"{number[:6]}-{number[6:12]}-{number[12:17]}-{number[17]}"
+    assert (
+        created["tracking_number_display"]
+        == f"{number[:6]}-{number[6:12]}-{number[12:17]}-{number[17]}"
+    )
 
     case = routed_case(api, number, OWNER)
     assert case["unit"]["id"] == "110107:petition_bureau"
@@ -48,8 +50,7 @@ def test_submitted_petition_is_routed_with_unit_deadline_and_timeline(api: httpx
 
 
 def test_case_view_never_404s_right_after_submission(api: httpx.Client) -> None:
-    number = api.post("/api/v1/petitions", json=petition(), headers=OWNER).json()[
-        "tracking_number"]
+    number = api.post("/api/v1/petitions", json=petition(), headers=OWNER).json()["tracking_number"]
     r = api.get(f"/api/v1/cases/{number}", headers=OWNER)
     assert r.status_code == 200
     assert r.json()["status"] in ("received", "routed")
@@ -68,8 +69,7 @@ def test_query_code_opens_the_case_and_a_wrong_code_reveals_nothing(api: httpx.C
 
 
 def test_only_owner_handling_unit_and_operator_see_a_case(api: httpx.Client) -> None:
-    number = api.post("/api/v1/petitions", json=petition(), headers=OWNER).json()[
-        "tracking_number"]
+    number = api.post("/api/v1/petitions", json=petition(), headers=OWNER).json()["tracking_number"]
     routed_case(api, number, OWNER)
     url = f"/api/v1/cases/{number}"
     unit = api.get(url, headers=token("unit", "clerk", unit_id="110107:petition_bureau"))
@@ -77,13 +77,17 @@ def test_only_owner_handling_unit_and_operator_see_a_case(api: httpx.Client) -> 
     assert any(not e["public"] for e in unit.json()["timeline"])  # the routing explanation
     assert api.get(url, headers=token("operator", "op")).status_code == 200
     assert api.get(url, headers=token("petitioner", "someone-else")).status_code == 404
-    assert api.get(url, headers=token("unit", "c2", unit_id="110108:petition_bureau")) \
-        .status_code == 404
+    assert (
+        api.get(url, headers=token("unit", "c2", unit_id="110108:petition_bureau")).status_code
+        == 404
+    )
     anonymous = api.get(url)
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"].startswith("application/problem+json")
-    inbox = api.get("/api/v1/units/110107:petition_bureau/cases",
-                    headers=token("unit", "clerk", unit_id="110107:petition_bureau"))
+    inbox = api.get(
+        "/api/v1/units/110107:petition_bureau/cases",
+        headers=token("unit", "clerk", unit_id="110107:petition_bureau"),
+    )
     assert inbox.status_code == 200 and inbox.json()["items"]
     mine = api.get("/api/v1/me/cases", headers=OWNER).json()["items"]
     assert number in {c["tracking_number"] for c in mine}
@@ -104,8 +108,9 @@ def test_bad_input_is_a_problem_naming_the_field(api: httpx.Client) -> None:
     problem = r.json()
     assert problem["errors"][0]["field"] == "petitioner.phone"
     assert "phone" in problem["detail"]
-    r = api.post("/api/v1/petitions", json={**petition(), "location": {"region_code": "12"}},
-                 headers=OWNER)
+    r = api.post(
+        "/api/v1/petitions", json={**petition(), "location": {"region_code": "12"}}, headers=OWNER
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "location.region_code"
 
 
@@ -120,8 +125,7 @@ def test_idempotency_key_returns_the_original_answer(api: httpx.Client) -> None:
     assert other.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
-def test_status_reports_every_process_broker_and_database(api: httpx.Client,
-                                                         suite: Suite) -> None:
+def test_status_reports_every_process_broker_and_database(api: httpx.Client, suite: Suite) -> None:
     r = api.get("/status")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -137,7 +141,8 @@ def test_status_reports_every_process_broker_and_database(api: httpx.Client,
 
 def test_evaluation_keeps_its_own_read_model(api: httpx.Client) -> None:
     number = api.post("/api/v1/petitions", json=petition(region="110109"), headers=OWNER).json()[
-        "tracking_number"]
+        "tracking_number"
+    ]
     routed_case(api, number, OWNER)
     op = token("operator", "analyst", region_code="110109")
 

@@ -45,8 +45,9 @@ def test_kill_9_routing_while_submitting_loses_and_doubles_nothing(
     def submit(i: int) -> None:
         body = petition(region=region, title=f"可靠性测试 {i}")
         for _attempt in range(20):  # a client retries 503s with the same Idempotency-Key
-            r = api.post("/api/v1/petitions", json=body,
-                         headers={**owner, "Idempotency-Key": f"rel-{i}"})
+            r = api.post(
+                "/api/v1/petitions", json=body, headers={**owner, "Idempotency-Key": f"rel-{i}"}
+            )
             if r.status_code == 201:
                 with lock:
                     accepted.append(r.json()["tracking_number"])
@@ -82,8 +83,10 @@ def test_kill_9_routing_while_submitting_loses_and_doubles_nothing(
         assert case["status"] == "routed"
         steps = [e["status"] for e in case["timeline"] if e["public"]]
         timelines_doubled += steps != ["received", "routed"]
-    print(f"\nkill -9 routing: submitted={total} answered_201={len(accepted)} "
-          f"routed={len(set(routed))} lost={len(lost)} doubled={doubled + timelines_doubled}")
+    print(
+        f"\nkill -9 routing: submitted={total} answered_201={len(accepted)} "
+        f"routed={len(set(routed))} lost={len(lost)} doubled={doubled + timelines_doubled}"
+    )
     assert len(accepted) == total
     assert lost == set() and doubled == 0 and timelines_doubled == 0
     assert len(set(routed)) == total
@@ -99,17 +102,16 @@ def test_malformed_message_is_dead_lettered_and_consumers_keep_going(
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
         await producer.start()
         try:
-            await producer.send_and_wait(topic, b"\x00 definitely not a CloudEvent",
-                                         key=b"garbage")
+            await producer.send_and_wait(topic, b"\x00 definitely not a CloudEvent", key=b"garbage")
         finally:
             await producer.stop()
 
     asyncio.run(produce_garbage())
     owner = token("petitioner", "dlq-user")
     number = api.post("/api/v1/petitions", json=petition(region="110112"), headers=owner).json()[
-        "tracking_number"]
-    wait_for(lambda: api.get(f"/api/v1/cases/{number}", headers=owner).json()["status"]
-             == "routed")
+        "tracking_number"
+    ]
+    wait_for(lambda: api.get(f"/api/v1/cases/{number}", headers=owner).json()["status"] == "routed")
     letters = asyncio.run(read_dlq(settings, settings.dlq_topic(topic)))
     garbage = [h for key, h in letters if key == b"garbage"]
     groups = {h["x-consumer-group"].decode() for h in garbage}
@@ -121,17 +123,24 @@ def test_malformed_message_is_dead_lettered_and_consumers_keep_going(
     assert status["dead_letters"][settings.dlq_topic(topic)] >= 2
     listing = subprocess.run(
         [sys.executable, "-m", "services.cli", "dlq", "list", "--service", "intake"],
-        capture_output=True, text=True, timeout=60,
-        env={**suite.env(), "XINFANG_TOPIC_PREFIX": settings.topic_prefix})
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**suite.env(), "XINFANG_TOPIC_PREFIX": settings.topic_prefix},
+    )
     assert listing.returncode == 0, listing.stderr
     assert "not a CloudEvent" in listing.stdout
     assert f"{settings.dlq_topic(topic)}: " in listing.stdout
 
 
 async def read_dlq(settings: CommonSettings, topic: str) -> list[tuple[bytes, dict]]:  # type: ignore[type-arg]
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     out: list[tuple[bytes, dict]] = []  # type: ignore[type-arg]
     try:

@@ -25,8 +25,13 @@ from shared.settings import CommonSettings
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
-applied = Table("applied", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
-                Column("subject", String(50)), Column("type", String(100)))
+applied = Table(
+    "applied",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(50)),
+    Column("type", String(100)),
+)
 
 
 @pytest.fixture
@@ -40,31 +45,61 @@ async def db(database_url: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def settings(bootstrap_servers: str, topic_prefix: str) -> CommonSettings:
-    return CommonSettings(kafka_bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix,
-                          topic_partitions=3, consumer_max_attempts=3,
-                          consumer_retry_backoff_seconds=0.01)
+    return CommonSettings(
+        kafka_bootstrap_servers=bootstrap_servers,
+        topic_prefix=topic_prefix,
+        topic_partitions=3,
+        consumer_max_attempts=3,
+        consumer_retry_backoff_seconds=0.01,
+    )
 
 
 def submitted(case_id: str) -> Envelope:
     now = datetime.now(UTC)
-    return new_envelope(PetitionSubmitted(
-        petition_id=case_id, tracking_number="11010726112800001X", kind="grievance",
-        channel="web", title="t", content="c", region_code="110107",
-        query_code_hash="h", received_at=now, submitted_at=now), subject=case_id,
-        correlation_id="corr")
+    return new_envelope(
+        PetitionSubmitted(
+            petition_id=case_id,
+            tracking_number="11010726112800001X",
+            kind="grievance",
+            channel="web",
+            title="t",
+            content="c",
+            region_code="110107",
+            query_code_hash="h",
+            received_at=now,
+            submitted_at=now,
+        ),
+        subject=case_id,
+        correlation_id="corr",
+    )
 
 
 def routed(case_id: str) -> Envelope:
-    return new_envelope(CaseRouted(
-        case_id=case_id, tracking_number="11010726112800001X", unit_id="110107:petition_bureau",
-        function="petition_bureau", region_code="110107", level="county", rule="r",
-        explanation="e", routed_at=datetime.now(UTC)), subject=case_id, correlation_id="corr")
+    return new_envelope(
+        CaseRouted(
+            case_id=case_id,
+            tracking_number="11010726112800001X",
+            unit_id="110107:petition_bureau",
+            function="petition_bureau",
+            region_code="110107",
+            level="county",
+            rule="r",
+            explanation="e",
+            routed_at=datetime.now(UTC),
+        ),
+        subject=case_id,
+        correlation_id="corr",
+    )
 
 
 async def read_topic(settings: CommonSettings, topic: str, expect: int, timeout: float = 20):  # type: ignore[no-untyped-def]
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=f"reader-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"reader-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records = []
     try:
@@ -149,16 +184,25 @@ def consumer_for(db: Database, settings: CommonSettings, fail_subjects: set[str]
         await session.execute(applied.insert().values(subject=env.subject, type=env.type))
 
     async def on_routed(session, env, data):  # type: ignore[no-untyped-def]
-        seen = (await session.execute(select(applied.c.id).where(
-            applied.c.subject == env.subject,
-            applied.c.type == PetitionSubmitted.TYPE))).first()
+        seen = (
+            await session.execute(
+                select(applied.c.id).where(
+                    applied.c.subject == env.subject, applied.c.type == PetitionSubmitted.TYPE
+                )
+            )
+        ).first()
         if seen is None:
             raise NotReady("waiting for submission")
         await session.execute(applied.insert().values(subject=env.subject, type=env.type))
 
-    return EventConsumer(db, tables, settings, "tracking",
-                         [settings.topic("intake"), settings.topic("routing")],
-                         {PetitionSubmitted.TYPE: on_submitted, CaseRouted.TYPE: on_routed})
+    return EventConsumer(
+        db,
+        tables,
+        settings,
+        "tracking",
+        [settings.topic("intake"), settings.topic("routing")],
+        {PetitionSubmitted.TYPE: on_submitted, CaseRouted.TYPE: on_routed},
+    )
 
 
 async def test_inbox_applies_each_event_once(db, settings) -> None:  # type: ignore[no-untyped-def]
@@ -178,18 +222,17 @@ async def test_early_event_is_parked_then_applied_after_its_prerequisite(db, set
 
     consumer = consumer_for(db, settings, set())
     early, late = routed("c2"), submitted("c2")
-    assert await consumer.apply(early, parse_data(early), consumer.handlers[early.type]) \
-        == "parked"
+    assert await consumer.apply(early, parse_data(early), consumer.handlers[early.type]) == "parked"
     assert await consumer.parked_count() == 1
-    assert await consumer.apply(late, parse_data(late), consumer.handlers[late.type]) \
-        == "applied"
+    assert await consumer.apply(late, parse_data(late), consumer.handlers[late.type]) == "applied"
     assert await consumer.parked_count() == 0
     async with db.sessions() as s:
         types = (await s.execute(select(applied.c.type).order_by(applied.c.id))).scalars().all()
     assert types == [PetitionSubmitted.TYPE, CaseRouted.TYPE]
     # a redelivered early event is not applied again
-    assert await consumer.apply(early, parse_data(early), consumer.handlers[early.type]) \
-        == "duplicate"
+    assert (
+        await consumer.apply(early, parse_data(early), consumer.handlers[early.type]) == "duplicate"
+    )
 
 
 async def test_poison_and_failing_messages_go_to_dlq_and_consumer_moves_on(db, settings) -> None:  # type: ignore[no-untyped-def]
@@ -254,3 +297,46 @@ async def test_dlq_replay_redrives_letters_once_after_a_fix(db, settings) -> Non
     finally:
         await consumer.stop()
         await asyncio.wait_for(task, 20)
+
+
+async def test_database_outage_holds_the_event_instead_of_dead_lettering(  # type: ignore[no-untyped-def]
+    db, settings, monkeypatch
+) -> None:
+    from aiokafka.structs import ConsumerRecord
+    from sqlalchemy.exc import OperationalError
+
+    consumer = consumer_for(db, settings, set())
+    outage = {"on": True}
+    real_apply = consumer.apply
+
+    async def apply_during_outage(*args):  # type: ignore[no-untyped-def]
+        if outage["on"]:
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("db down"))
+        return await real_apply(*args)
+
+    async def ping() -> None:
+        if outage["on"]:
+            raise ConnectionRefusedError("db down")
+
+    monkeypatch.setattr(consumer, "apply", apply_during_outage)
+    monkeypatch.setattr(db, "ping", ping)
+    env = submitted("outage")
+    record = ConsumerRecord(
+        topic=settings.topic("intake"),
+        partition=0,
+        offset=0,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"outage",
+        value=env.to_bytes(),
+        checksum=None,
+        serialized_key_size=6,
+        serialized_value_size=1,
+        headers=(),
+    )
+    task = asyncio.create_task(consumer.process(record))
+    await asyncio.sleep(1.5)  # far longer than max_attempts x backoff
+    assert not task.done(), "an outage must not use up the event's attempts"
+    outage["on"] = False
+    assert await asyncio.wait_for(task, 20) == "applied"
+    assert consumer.dead_lettered == 0

@@ -10,10 +10,18 @@ from shared.events import Envelope, InvalidEvent, new_envelope, parse_data, regi
 
 
 def submitted(**over: object) -> PetitionSubmitted:
-    base = dict(petition_id="c1", tracking_number="11010726112800001X", kind="grievance",
-                channel="web", title="t", content="c", region_code="110107",
-                query_code_hash="scrypt$1$1$1$a$b", received_at=datetime.now(UTC),
-                submitted_at=datetime.now(UTC))
+    base = dict(
+        petition_id="c1",
+        tracking_number="11010726112800001X",
+        kind="grievance",
+        channel="web",
+        title="t",
+        content="c",
+        region_code="110107",
+        query_code_hash="scrypt$1$1$1$a$b",
+        received_at=datetime.now(UTC),
+        submitted_at=datetime.now(UTC),
+    )
     base.update(over)
     return PetitionSubmitted(**base)  # type: ignore[arg-type]
 
@@ -32,8 +40,9 @@ def test_envelope_is_a_structured_cloudevent_with_correlation() -> None:
 
 
 def test_round_trip_gives_the_typed_payload() -> None:
-    env = Envelope.from_bytes(new_envelope(submitted(), subject="c1", correlation_id="x")
-                              .to_bytes())
+    env = Envelope.from_bytes(
+        new_envelope(submitted(), subject="c1", correlation_id="x").to_bytes()
+    )
     data = parse_data(env)
     assert isinstance(data, PetitionSubmitted) and data.tracking_number.endswith("X")
 

@@ -15,9 +15,14 @@ FULL = {"name": "张三", "phone": "13812345678", "address": "北京市石景山
 
 
 def body(**over: Any) -> PetitionCreate:
-    base: dict[str, Any] = {"kind": "grievance", "channel": "web", "title": "拖欠工资",
-                            "content": "公司拖欠三个月工资", "petitioner": dict(FULL),
-                            "location": {"region_code": "110107"}}
+    base: dict[str, Any] = {
+        "kind": "grievance",
+        "channel": "web",
+        "title": "拖欠工资",
+        "content": "公司拖欠三个月工资",
+        "petitioner": dict(FULL),
+        "location": {"region_code": "110107"},
+    }
     base.update(over)
     return PetitionCreate.model_validate(base)
 
@@ -31,14 +36,18 @@ def test_online_grievance_needs_name_phone_address(missing: str) -> None:
     p = {k: v for k, v in FULL.items() if k != missing}
     with pytest.raises(Invalid) as err:
         identity_unclear(body(petitioner=p))
-    assert err.value.errors == [{"field": f"petitioner.{missing}", "message": pytest.approx(
-        err.value.errors[0]["message"])}]
+    assert err.value.errors == [
+        {"field": f"petitioner.{missing}", "message": pytest.approx(err.value.errors[0]["message"])}
+    ]
 
 
 def test_online_suggestion_needs_name_and_phone_only() -> None:
-    assert identity_unclear(body(kind="suggestion", petitioner={"name": "李四",
-                                                                 "phone": "13812345678"})) \
+    assert (
+        identity_unclear(
+            body(kind="suggestion", petitioner={"name": "李四", "phone": "13812345678"})
+        )
         is False
+    )
 
 
 @pytest.mark.parametrize("kind", ["suggestion", "accusation"])
@@ -63,8 +72,10 @@ def test_staff_entered_grievance_without_address_is_identity_unclear(channel: st
 
 
 def test_staff_entered_accusation_with_name_is_clear() -> None:
-    assert identity_unclear(body(kind="accusation", channel="letter",
-                                 petitioner={"name": "王五"})) is False
+    assert (
+        identity_unclear(body(kind="accusation", channel="letter", petitioner={"name": "王五"}))
+        is False
+    )
 
 
 def test_received_at_only_for_staff_and_not_in_future() -> None:
