@@ -86,11 +86,15 @@ async def register(
     region = body.location.region_code or ""
     county = county_of(region)
     p = body.petitioner
-    own = [p.name, p.id_number, p.phone, p.address] if p else []
-    for r in body.representatives:
-        own += [r.name, r.id_number, r.phone, r.address]
-    title = pii.scrub_text(body.title, own)
-    content = pii.scrub_text(body.content, own)
+    people = ([p] if p else []) + list(body.representatives)
+    own = {
+        "names": [x.name for x in people],
+        "id_numbers": [x.id_number for x in people],
+        "phones": [x.phone for x in people],
+        "addresses": [x.address for x in people],
+    }
+    title = pii.scrub_text(body.title, **own)
+    content = pii.scrub_text(body.content, **own)
     enc = lambda v, f: cipher.encrypt(v, context=f"{petition_id}:{f}")  # noqa: E731
     reps = json.dumps([r.model_dump() for r in body.representatives], ensure_ascii=False)
     hmac_key = settings.hmac_key.get_secret_value()
@@ -146,7 +150,7 @@ async def register(
                 content=content,
                 category=body.category,
                 region_code=region,
-                location_address=pii.scrub_text(body.location.address, own)
+                location_address=pii.scrub_text(body.location.address, **own)
                 if body.location.address
                 else None,
                 accused_unit_id=body.accused_unit_id,

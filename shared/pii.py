@@ -75,11 +75,38 @@ _ID_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
-def scrub_text(text: str, own_values: list[str | None]) -> str:
+_DIVISION = re.compile(r"^.*(?:省|自治区|市|自治州|地区|盟|区|县|旗|镇|乡|街道)")
+
+
+def address_detail(address: str) -> str:
+    """The street-level part of an address, after its last administrative division:
+    ``北京市石景山区幸福路88号`` -> ``幸福路88号``. Region names alone identify nobody."""
+    detail = _DIVISION.sub("", address.strip())
+    return detail if len(detail) >= 3 else address.strip()
+
+
+def scrub_text(
+    text: str,
+    *,
+    names: list[str | None] = (),  # type: ignore[assignment]
+    id_numbers: list[str | None] = (),  # type: ignore[assignment]
+    phones: list[str | None] = (),  # type: ignore[assignment]
+    addresses: list[str | None] = (),  # type: ignore[assignment]
+) -> str:
     """Mask the petitioner's own identity values, and any ID or mobile number, in free text."""
-    for value in sorted(
-        {v.strip() for v in own_values if v and len(v.strip()) >= 2}, key=len, reverse=True
-    ):
-        text = text.replace(value, mask_name(value) or "")
+    masks: dict[str, str] = {}
+    for v in filter(None, id_numbers):
+        masks[v] = mask_id_number(v)
+        masks[v.lower()] = mask_id_number(v)
+    for v in filter(None, phones):
+        masks[v] = mask_phone(v) if len(v) >= 8 else "*" * len(v)
+    for v in filter(None, addresses):
+        for part in {v.strip(), address_detail(v)}:
+            masks[part] = mask_name(part) or ""
+    for v in filter(None, names):
+        if len(v.strip()) >= 2:
+            masks[v.strip()] = mask_name(v) or ""
+    for value in sorted(masks, key=len, reverse=True):
+        text = text.replace(value, masks[value])
     text = _ID_RE.sub(lambda m: mask_id_number(m.group()), text)
     return _PHONE_RE.sub(lambda m: mask_phone(m.group()), text)

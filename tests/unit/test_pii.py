@@ -44,10 +44,20 @@ def test_masks() -> None:
 
 def test_scrub_masks_own_identity_and_any_id_or_phone_in_text() -> None:
     text = "我是张三，身份证11010519491231002X，电话13812345678，邻居电话13900001111"
-    out = pii.scrub_text(text, ["张三", "11010519491231002X", "13812345678", None])
+    out = pii.scrub_text(
+        text, names=["张三"], id_numbers=["11010519491231002X"], phones=["13812345678", None]
+    )
     assert "张三" not in out and "11010519491231002X" not in out
     assert "13812345678" not in out and "13900001111" not in out
     assert "张*" in out and "139****1111" in out
+    assert "110***********002X" in out and "138****5678" in out
+
+
+def test_scrub_masks_the_street_part_of_the_own_address_but_not_region_names() -> None:
+    out = pii.scrub_text("我住幸福路88号，在石景山区上班", addresses=["北京市石景山区幸福路88号"])
+    assert "幸福路88号" not in out and "幸*****" in out
+    assert "石景山区" in out
+    assert pii.address_detail("辽宁省沈阳市浑南区创新路1号") == "创新路1号"
 
 
 def test_keyed_hash_matches_equal_ids_only() -> None:

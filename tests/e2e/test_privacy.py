@@ -1,0 +1,80 @@
+"""The petitioner's identity never appears in clear in events or logs (ARCHITECTURE §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from services.launcher import Suite
+from tests.e2e.conftest import petition, token, wait_for
+
+pytestmark = pytest.mark.e2e
+
+NAME, ID_NUMBER, PHONE, ADDRESS = "欧阳明华", "11010519491231002X", "13987654321", "幸福路88号"
+
+
+async def all_events(bootstrap: str, topics: list[str]) -> list[str]:
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    values: list[str] = []
+    try:
+        for _ in range(8):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                values += [r.value.decode(errors="replace") for r in records if r.value]
+    finally:
+        await consumer.stop()
+    return values
+
+
+def test_identity_stays_out_of_events_and_logs(api: httpx.Client, suite: Suite) -> None:
+    owner = token("petitioner", "privacy-user")
+    body = petition(
+        title=f"{NAME}反映工资问题",
+        content=f"我叫{NAME}，身份证{ID_NUMBER}，电话{PHONE}，住{ADDRESS}。同事电话13700001111。",
+        petitioner={
+            "name": NAME,
+            "id_number": ID_NUMBER,
+            "phone": PHONE,
+            "address": f"北京市石景山区{ADDRESS}",
+        },
+    )
+    created = api.post("/api/v1/petitions", json=body, headers=owner)
+    assert created.status_code == 201, created.text
+    number = created.json()["tracking_number"]
+    case = wait_for(
+        lambda: (
+            (r := api.get(f"/api/v1/cases/{number}", headers=owner).json())["status"] == "routed"
+            and r
+        )
+    )
+    assert NAME not in case["title"] and case["petitioner_name"] == "欧***"
+
+    settings = suite.settings()
+    events = asyncio.run(
+        all_events(
+            settings.kafka_bootstrap_servers,
+            [settings.topic(s) for s in ("intake", "routing", "tracking")],
+        )
+    )
+    ours = [e for e in events if number in e]
+    assert len(ours) >= 3  # submitted, routed, registered, ...
+    submitted = json.loads(next(e for e in ours if "intake.petition.submitted" in e))
+    assert submitted["data"]["petitioner_masked_name"] == "欧***"
+    assert submitted["data"]["id_number_hmac"]
+    assert "139****4321" in submitted["data"]["content"]
+    assert "137****1111" in submitted["data"]["content"]
+    logs = "".join(p.read_text(errors="replace") for p in (suite.var_dir / "logs").glob("*.log"))
+    for secret in (NAME, ID_NUMBER, PHONE, ADDRESS, "13700001111"):
+        texts = ours + [json.dumps(json.loads(e), ensure_ascii=False) for e in ours]
+        assert not [t for t in texts if secret in t], f"{secret} found in an event"
+        assert secret not in logs, f"{secret} found in a log"
