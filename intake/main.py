@@ -22,7 +22,11 @@ def create_app() -> FastAPI:
         routers=[router],
         title="Xinfang intake",
     )
-    app.state.cipher = PiiCipher(settings.pii_key_id, settings.pii_key.get_secret_value())
+    app.state.cipher = PiiCipher(
+        settings.pii_key_id,
+        settings.pii_key.get_secret_value(),
+        old_keys={kid: key.get_secret_value() for kid, key in settings.pii_old_keys.items()},
+    )
     app.state.limiter = SlidingWindow(settings.query_code_rate_per_minute)
     return app
 

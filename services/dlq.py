@@ -15,7 +15,7 @@ from shared.settings import CommonSettings, service_settings
 async def _read_all(settings: CommonSettings, topic: str, group: str | None):  # type: ignore[no-untyped-def]
     """Every record of a topic from the group's committed position up to its current end."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka.connection(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -32,6 +32,7 @@ async def _read_all(settings: CommonSettings, topic: str, group: str | None):  #
         if group is None:
             await consumer.seek_to_beginning(*tps)
         records = []
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < ends[tp] for tp in tps])
 
@@ -74,9 +75,10 @@ async def replay(settings: CommonSettings, topics: list[str], group: str | None 
     total = 0
     try:
         for topic in topics:
-            consumer, records = await _read_all(
-                settings, topic, f"{settings.topic_prefix}-dlq-replay"
-            )
+            # A replay limited to one group keeps its own position, so a later full replay
+            # still sees the letters it skipped.
+            replay_group = f"{settings.topic_prefix}-dlq-replay" + (f"-{group}" if group else "")
+            consumer, records = await _read_all(settings, topic, replay_group)
             try:
                 for r in records:
                     if group and _header(r, "x-consumer-group") != group:

@@ -7,6 +7,7 @@ import hashlib
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
@@ -27,6 +28,15 @@ async def upgrade(db: Database, package: str, revision: str = "head") -> None:
             key = int.from_bytes(hashlib.sha256(package.encode()).digest()[:8], "big", signed=True)
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         await conn.run_sync(_run, cfg, revision)
+
+
+def head_revision(package: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(package)).get_current_head()
+
+
+async def current_revision(db: Database) -> str | None:
+    async with db.engine.connect() as conn:
+        return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
 
 
 def _run(connection: Connection, cfg: Config, revision: str) -> None:

@@ -1,7 +1,8 @@
 """A small sliding-window limiter for query-code lookups (per client, per tracking number).
 
-Per process: with several replicas the gateway's limits are the outer fence, this one the
-inner. Memory is bounded by pruning empty windows.
+Per process, so with several replicas a client gets up to the limit at each replica; a shared
+limit (gateway or a store) is the gateway issue's work. Memory is bounded by pruning empty
+windows.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from shared.db import Database
 from shared.messaging.consumer import EventConsumer, Handler
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.tables import MessagingTables
-from shared.migrations import upgrade
+from shared.migrations import current_revision, head_revision, upgrade
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -139,20 +139,27 @@ def create_service_app(
             log.info("service stopped")
 
     app = FastAPI(title=title or f"Xinfang {name}", lifespan=lifespan, version="0.1.0")
+    head = head_revision(package)
     app.state.settings = settings
     install_http_basics(app, name)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
+        """Ready when the database answers and its schema is at this code's head revision
+        (a pod started before the release's migration job finished is not ready)."""
+        unready = {"status_code": 503, "headers": {"Retry-After": "5"}}
         try:
-            await asyncio.wait_for(request.app.state.db.ping(), 3)
+            current = await asyncio.wait_for(current_revision(request.app.state.db), 3)
         except Exception as exc:
             return JSONResponse(
-                {"status": "unready", "database": "down", "error": repr(exc)},
-                status_code=503,
-                headers={"Retry-After": "5"},
+                {"status": "unready", "database": "down", "error": type(exc).__name__}, **unready
             )
-        return JSONResponse({"status": "ready", "database": "up"})
+        if current != head:
+            return JSONResponse(
+                {"status": "unready", "database": "up", "schema": current, "expected_schema": head},
+                **unready,
+            )
+        return JSONResponse({"status": "ready", "database": "up", "schema": current})
 
     @app.get("/internal/status", include_in_schema=False)
     async def internal_status(request: Request) -> dict[str, object]:

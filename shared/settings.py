@@ -32,6 +32,11 @@ class CommonSettings(BaseSettings):
 
     # Broker and topics
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
     topic_prefix: str = "xinfang"
     topic_partitions: int = Field(12, ge=1)
     topic_replication_factor: int = Field(1, ge=1)
@@ -53,6 +58,8 @@ class CommonSettings(BaseSettings):
     # Personal data
     pii_key: SecretStr = SecretStr(DEV_PII_KEY)
     pii_key_id: str = "dev1"
+    # Keys still readable after a rotation, as JSON: {"<old key id>": "<base64 key>"}
+    pii_old_keys: dict[str, SecretStr] = Field(default_factory=dict)
     hmac_key: SecretStr = SecretStr(DEV_HMAC_KEY)
 
     # Deadlines
@@ -63,18 +70,10 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> CommonSettings:
-        if self.env == "production":
-            dev = {
-                "XINFANG_JWT_SECRET": self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
-                and not self.jwt_jwks_url,
-                "XINFANG_PII_KEY": self.pii_key.get_secret_value() == DEV_PII_KEY,
-                "XINFANG_HMAC_KEY": self.hmac_key.get_secret_value() == DEV_HMAC_KEY,
-            }
-            bad = [name for name, is_dev in dev.items() if is_dev]
-            if bad:
-                raise ValueError(
-                    f"set {', '.join(bad)}: development defaults refused in production"
-                )
+        """Every process verifies tokens, so the JWT secret is checked everywhere; the PII
+        and HMAC keys only where they are used (intake)."""
+        if self.env == "production" and not self.jwt_jwks_url:
+            _strong("XINFANG_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET)
         return self
 
     def topic(self, service: str) -> str:
@@ -93,12 +92,34 @@ class CommonSettings(BaseSettings):
         return topics + [self.dlq_topic(t) for t in topics]
 
 
+def _strong(name: str, value: SecretStr, dev_default: str, minimum: int = 32) -> None:
+    secret = value.get_secret_value()
+    if secret == dev_default:
+        raise ValueError(f"set {name}: the development default is refused in production")
+    if len(secret) < minimum:
+        raise ValueError(f"{name} must be at least {minimum} characters in production")
+
+
 class ServiceSettings(CommonSettings):
     """A service with its own database. Subclasses give ``database_url`` its env name."""
 
     service_name: str = ""
     database_url: str = ""
     migrate_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _production_needs_its_own_database_and_keys(self) -> ServiceSettings:
+        if self.env != "production":
+            return self
+        if not self.database_url:
+            raise ValueError(
+                f"set XINFANG_{self.service_name.upper()}_DATABASE_URL: production "
+                "never falls back to SQLite"
+            )
+        if self.service_name == "intake":
+            _strong("XINFANG_PII_KEY", self.pii_key, DEV_PII_KEY)
+            _strong("XINFANG_HMAC_KEY", self.hmac_key, DEV_HMAC_KEY)
+        return self
 
     def database_url_or_default(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.var_dir}/{self.service_name}.db"

@@ -98,12 +98,13 @@ class EventConsumer:
     async def _start(self) -> None:
         await kafka.ensure_topics(self.settings, self.topics, f"{self.service}-consumer")
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **kafka.connection(self.settings),
             group_id=self.group,
             client_id=f"{self.service}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=200,
+            fetch_max_wait_ms=100,  # latency of a consumer hop when traffic is light
             session_timeout_ms=10000,
             heartbeat_interval_ms=2000,
         )

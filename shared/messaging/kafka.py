@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from shared.settings import CommonSettings
 
@@ -18,11 +20,30 @@ log = logging.getLogger(__name__)
 TOPIC_CONFIG = {"retention.ms": "-1"}
 
 
+def connection(settings: CommonSettings) -> dict[str, Any]:
+    """How every client reaches the broker: address, TLS and SASL, from settings."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile)
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = (
+            settings.kafka_sasl_password.get_secret_value()
+            if settings.kafka_sasl_password
+            else None
+        )
+    return options
+
+
 def producer(settings: CommonSettings, client_id: str) -> AIOKafkaProducer:
     # acks=all and ordered retries; never enable_idempotence: correctness comes from the inbox,
     # and the embedded broker rejects the InitProducerId request that idempotence needs.
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection(settings),
         client_id=client_id,
         acks="all",
         linger_ms=2,
@@ -33,7 +54,7 @@ def producer(settings: CommonSettings, client_id: str) -> AIOKafkaProducer:
 
 def admin(settings: CommonSettings, client_id: str) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection(settings),
         client_id=client_id,
         request_timeout_ms=10000,
     )
@@ -103,7 +124,7 @@ async def missing_records(
     if not check:
         return lost
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection(settings),
         client_id=client_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -137,7 +158,7 @@ async def topic_sizes(
 ) -> dict[str, int]:
     """Messages currently held by each topic (end minus beginning offsets, all partitions)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection(settings),
         client_id=client_id,
         enable_auto_commit=False,
     )
