@@ -11,8 +11,14 @@ STRONG = "x" * 40
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("XINFANG_ENV", "XINFANG_JWT_SECRET", "XINFANG_PII_KEY", "XINFANG_HMAC_KEY",
-                 "XINFANG_INTAKE_DATABASE_URL", "XINFANG_ROUTING_DATABASE_URL"):
+    for name in (
+        "XINFANG_ENV",
+        "XINFANG_JWT_SECRET",
+        "XINFANG_PII_KEY",
+        "XINFANG_HMAC_KEY",
+        "XINFANG_INTAKE_DATABASE_URL",
+        "XINFANG_ROUTING_DATABASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -58,8 +64,12 @@ def test_only_intake_needs_the_pii_and_hmac_keys(monkeypatch: pytest.MonkeyPatch
 def test_kafka_connection_carries_tls_and_sasl() -> None:
     plain = connection(CommonSettings())
     assert plain == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT"}
-    secure = connection(CommonSettings(kafka_security_protocol="SASL_SSL",
-                                       kafka_sasl_mechanism="SCRAM-SHA-512",
-                                       kafka_sasl_username="xinfang",
-                                       kafka_sasl_password="pw"))
+    secure = connection(
+        CommonSettings(
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_sasl_username="xinfang",
+            kafka_sasl_password="pw",
+        )
+    )
     assert secure["sasl_plain_password"] == "pw" and secure["ssl_context"] is not None
