@@ -22,7 +22,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -35,42 +34,12 @@ from typing import Any
 
 import httpx
 
-from services.launcher import Suite
+from services.launcher import Suite, free_port, free_port_block
 from shared.auth import mint_token
 from shared.messaging import kafka
 from shared.settings import SERVICES, CommonSettings
 
 POLL_EVERY = 0.020  # seconds between two polls of one case
-
-
-# -- ports (the same rules as tests/conftest.py, which is not importable from here) --
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_port_block(size: int) -> int:
-    """A base port with ``size`` consecutive free loopback ports, away from 8000-8004/9092."""
-    for _ in range(200):
-        base = free_port()
-        if base + size > 65535 or 7990 <= base <= 9100:
-            continue
-        socks: list[socket.socket] = []
-        try:
-            for p in range(base, base + size):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-        return base
-    raise RuntimeError("no block of free ports")
 
 
 # -- statistics --

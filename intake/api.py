@@ -1,24 +1,20 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from intake import numbers
 from intake.models import petitions
 from intake.rules import check_submitter
 from intake.schemas import PetitionCreate, PetitionCreated, PetitionPublic
 from intake.service import register, replay_idempotent
-from shared import querycode
+from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, MaybePrincipal
-from shared.errors import Invalid, NotFound, TooManyRequests, Unauthorized
+from shared.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["petitions"])
-
-_NO_MATCH = "no case matches this tracking number and query code"
 
 
 @router.post(
@@ -61,14 +57,7 @@ async def get_petition(
 ) -> PetitionPublic:
     number = numbers.normalize(tracking_number)
     state = request.app.state
-    if principal is None and query_code is None:
-        raise Unauthorized("give a bearer token or the query_code")
-    if principal is None:
-        client = request.client.host if request.client else "?"
-        for key in (f"client:{client}", f"case:{number}"):
-            wait = state.limiter.hit(key)
-            if wait:
-                raise TooManyRequests("too many query-code attempts; wait and retry", wait)
+    state.gate.admit(request, number, principal, query_code)
     row = None
     if numbers.is_valid(number):
         async with state.db.sessions() as s:
@@ -76,10 +65,7 @@ async def get_petition(
                 await s.execute(select(petitions).where(petitions.c.tracking_number == number))
             ).first()
     if principal is None:
-        stored = row.query_code_hash if row else querycode.hash_code("DUMMYQC2")
-        ok = await asyncio.to_thread(querycode.verify, query_code or "", stored)
-        if row is None or not ok:
-            raise NotFound(_NO_MATCH)
+        await state.gate.verify(query_code, row.query_code_hash if row else None)
     elif row is None or not (
         principal.role == "operator"
         or (principal.role == "petitioner" and row.owner_ref == principal.sub)

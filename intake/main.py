@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from intake.api import router
 from intake.models import messaging
+from shared.lookup import QueryCodeGate
 from shared.pii import PiiCipher
-from shared.ratelimit import SlidingWindow
 from shared.service import create_service_app
 from shared.settings import service_settings
 
@@ -27,7 +27,7 @@ def create_app() -> FastAPI:
         settings.pii_key.get_secret_value(),
         old_keys={kid: key.get_secret_value() for kid, key in settings.pii_old_keys.items()},
     )
-    app.state.limiter = SlidingWindow(settings.query_code_rate_per_minute)
+    app.state.gate = QueryCodeGate(settings.query_code_rate_per_minute)
     return app
 
 

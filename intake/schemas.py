@@ -9,21 +9,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.tracking_number import check_char
 from shared.vocabulary import CATEGORIES, CHANNELS
 
 Kind = Literal["grievance", "suggestion", "accusation"]
 Channel = Literal["web", "mobile", "wechat", "video", "letter", "visit", "phone", "fax"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
 
-_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 
 def valid_resident_id(value: str) -> bool:
-    if not re.fullmatch(r"\d{17}[\dXx]", value):
-        return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
-    return "10X98765432"[total % 11] == value[17].upper()
+    """18 digits (the last may be X) with the ISO 7064 MOD 11-2 check of GB 11643."""
+    return (
+        bool(re.fullmatch(r"\d{17}[\dXx]", value)) and check_char(value[:17]) == value[17].upper()
+    )
 
 
 class Strict(BaseModel):

@@ -14,11 +14,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake import numbers
 from intake.models import idempotency_keys, messaging, petitions, tracking_sequences
 from intake.rules import identity_unclear
 from intake.schemas import PetitionCreate, PetitionCreated
 from shared import pii, querycode
+from shared import tracking_number as numbers
 from shared.auth import Principal
 from shared.contracts import PetitionSubmitted
 from shared.db import Database

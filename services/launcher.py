@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,36 @@ APPS = {s: f"{s}.main:create_app" for s in SERVICES} | {
     "gateway": "services.gateway.main:create_app"
 }
 OFFSETS = {"gateway": 0, "intake": 1, "routing": 2, "tracking": 3, "evaluation": 4}
+
+
+# -- ports for suites started beside a running `make run` (tests, benchmarks) --
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_block(size: int) -> int:
+    """A base port with ``size`` consecutive free loopback ports, away from 8000-8004/9092."""
+    for _ in range(200):
+        base = free_port()
+        if base + size > 65535 or 7990 <= base <= 9100:
+            continue
+        socks: list[socket.socket] = []
+        try:
+            for p in range(base, base + size):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return base
+    raise RuntimeError("no block of free ports")
 
 
 def tansu_binary() -> str:

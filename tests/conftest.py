@@ -6,9 +6,10 @@ setting; under ``CI=true`` it fails instead."""
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+
+from services.launcher import free_port, free_port_block  # noqa: F401 - re-exported
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -21,33 +22,6 @@ def need(setting: str, what: str) -> str:
     if IN_CI:
         pytest.fail(f"CI=true: {message}", pytrace=False)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_port_block(size: int) -> int:
-    """A base port with ``size`` consecutive free ports, away from 8000-8004 and 9092."""
-    for _ in range(200):
-        base = free_port()
-        if base + size > 65535 or 7990 <= base <= 9100:
-            continue
-        try:
-            socks = []
-            for p in range(base, base + size):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-        except OSError:
-            continue
-        finally:
-            for s in locals().get("socks", []):
-                s.close()
-        return base
-    raise RuntimeError("no block of free ports")
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,19 @@
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
-from shared import querycode
+from shared import tracking_number as numbers
 from shared.auth import MaybePrincipal, Principal, require_role
-from shared.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from shared.errors import Forbidden, NotFound
 from shared.vocabulary import CST
 from tracking.clocks import clock_state
 from tracking.models import cases, timeline
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
-
-_NO_MATCH = "no case matches this tracking number and query code"
-_DUMMY_HASH = querycode.hash_code("DUMMYQC2")
-
-
-def _normalize(number: str) -> str:
-    return number.strip().upper().replace("-", "").replace(" ", "")
-
-
-def _display(n: str) -> str:
-    return f"{n[:6]}-{n[6:12]}-{n[12:17]}-{n[17:]}" if len(n) == 18 else n
 
 
 def may_see(principal: Principal, case: Any) -> bool:
@@ -57,7 +45,7 @@ async def _view(request: Request, case: Any, *, internal: bool) -> dict[str, Any
     return {
         "case_id": case.id,
         "tracking_number": case.tracking_number,
-        "tracking_number_display": _display(case.tracking_number),
+        "tracking_number_display": numbers.display(case.tracking_number),
         "status": case.status,
         "kind": case.kind,
         "channel": case.channel,
@@ -89,24 +77,13 @@ async def get_case(
     principal: MaybePrincipal,
     query_code: Annotated[str | None, Query(max_length=20)] = None,
 ) -> dict[str, Any]:
-    number = _normalize(tracking_number)
+    number = numbers.normalize(tracking_number)
     state = request.app.state
-    if principal is None and query_code is None:
-        raise Unauthorized("give a bearer token or the query_code")
-    if principal is None:
-        client = request.client.host if request.client else "?"
-        for key in (f"client:{client}", f"case:{number}"):
-            wait = state.limiter.hit(key)
-            if wait:
-                raise TooManyRequests("too many query-code attempts; wait and retry", wait)
+    state.gate.admit(request, number, principal, query_code)
     async with state.db.sessions() as s:
         case = (await s.execute(select(cases).where(cases.c.tracking_number == number))).first()
     if principal is None:
-        ok = await asyncio.to_thread(
-            querycode.verify, query_code or "", case.query_code_hash if case else _DUMMY_HASH
-        )
-        if case is None or not ok:
-            raise NotFound(_NO_MATCH)
+        await state.gate.verify(query_code, case.query_code_hash if case else None)
         return await _view(request, case, internal=False)
     if case is None or not may_see(principal, case):
         raise NotFound("no case with this tracking number is visible to you")
@@ -140,7 +117,7 @@ async def unit_cases(
 
 async def _page(request: Request, q: Any, limit: int, cursor: str | None) -> dict[str, Any]:
     if cursor:
-        q = q.where(cases.c.tracking_number > _normalize(cursor))
+        q = q.where(cases.c.tracking_number > numbers.normalize(cursor))
     q = q.order_by(cases.c.tracking_number).limit(limit + 1)
     async with request.app.state.db.sessions() as s:
         rows = (await s.execute(q)).all()

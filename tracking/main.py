@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.ratelimit import SlidingWindow
+from shared.lookup import QueryCodeGate
 from shared.service import create_service_app
 from shared.settings import service_settings
 from tracking.api import router
@@ -24,7 +24,7 @@ def create_app() -> FastAPI:
         consumes=["intake", "routing"],
         title="Xinfang tracking",
     )
-    app.state.limiter = SlidingWindow(settings.query_code_rate_per_minute)
+    app.state.gate = QueryCodeGate(settings.query_code_rate_per_minute)
     return app
 
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from intake import numbers
 from intake.main import create_app
 from intake.models import messaging, petitions
+from shared import tracking_number as numbers
 from shared.auth import mint_token
 from shared.settings import CommonSettings
 from tests.e2e.conftest import petition

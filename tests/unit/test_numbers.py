@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from intake import numbers
 from intake.schemas import valid_resident_id
 from shared import querycode
+from shared import tracking_number as numbers
 from shared.vocabulary import short_region
 
 
