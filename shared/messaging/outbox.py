@@ -78,6 +78,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._lease_conn: AsyncConnection | None = None
+        self._lease_key = int.from_bytes(
+            hashlib.sha256(topic.encode()).digest()[:8], "big", signed=True
+        )
         self._last_check = 0.0
         self._producer = None
         self.published = 0
@@ -139,8 +142,9 @@ class OutboxRelay:
             except Exception:
                 await self._release_lease()
         conn = await self.db.engine.connect()
-        key = int.from_bytes(hashlib.sha256(self.topic.encode()).digest()[:8], "big", signed=True)
-        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+        got = (
+            await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lease_key})
+        ).scalar()
         await conn.commit()
         if got:
             self._lease_conn = conn
@@ -150,10 +154,19 @@ class OutboxRelay:
         return False
 
     async def _release_lease(self) -> None:
-        if self._lease_conn is not None:
+        """Unlock before the connection goes back to the pool (a pooled session would keep
+        the lock); if that fails, discard the connection so its session, and lock, end."""
+        conn, self._lease_conn = self._lease_conn, None
+        if conn is None:
+            return
+        try:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lease_key})
+            await conn.commit()
+            await conn.close()
+        except Exception:
             with contextlib.suppress(Exception):
-                await self._lease_conn.close()
-            self._lease_conn = None
+                await conn.invalidate()
+                await conn.close()
 
     # -- publishing --
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy.engine import make_url
 
 from services.launcher import Suite
@@ -96,3 +97,22 @@ def wait_for(check, timeout: float = 60, every: float = 0.2):  # type: ignore[no
             return last
         time.sleep(every)
     raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+
+
+async def read_events(bootstrap: str, topics: list[str]) -> list[str]:
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    values: list[str] = []
+    try:
+        for _ in range(8):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                values += [r.value.decode(errors="replace") for r in records if r.value]
+    finally:
+        await consumer.stop()
+    return values

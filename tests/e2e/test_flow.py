@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 
 from services.launcher import Suite
 from shared.vocabulary import CST
-from tests.e2e.conftest import petition, token, wait_for
+from tests.e2e.conftest import petition, read_events, token, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -152,3 +154,35 @@ def test_evaluation_keeps_its_own_read_model(api: httpx.Client) -> None:
         return r.json()["by_status"].get("routed", 0)
 
     assert wait_for(routed_count) >= 1
+
+
+def test_request_id_flows_into_logs_and_becomes_the_events_correlation_id(
+    api: httpx.Client, suite: Suite
+) -> None:
+    rid = "flow-request-7f3a"
+    created = api.post("/api/v1/petitions", json=petition(), headers={**OWNER, "X-Request-ID": rid})
+    assert created.headers["X-Request-ID"] == rid
+    routed_case(api, created.json()["tracking_number"], OWNER)
+    lines = [
+        json.loads(line)
+        for line in (suite.var_dir / "logs" / "intake.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    assert any(
+        entry.get("request_id") == rid and entry.get("route") == "/api/v1/petitions"
+        for entry in lines
+    )
+    settings = suite.settings()
+    events = [
+        json.loads(e)
+        for e in asyncio.run(
+            read_events(
+                settings.kafka_bootstrap_servers,
+                [settings.topic("intake"), settings.topic("routing")],
+            )
+        )
+    ]
+    ours = {e["type"]: e for e in events if e["subject"] == created.json()["petition_id"]}
+    submitted, routed = ours["intake.petition.submitted.v1"], ours["routing.case.routed.v1"]
+    assert submitted["correlationid"] == routed["correlationid"] == rid
+    assert routed["causationid"] == submitted["id"]

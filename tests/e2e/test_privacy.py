@@ -7,33 +7,13 @@ import json
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from services.launcher import Suite
-from tests.e2e.conftest import petition, token, wait_for
+from tests.e2e.conftest import petition, read_events, token, wait_for
 
 pytestmark = pytest.mark.e2e
 
 NAME, ID_NUMBER, PHONE, ADDRESS = "欧阳明华", "11010519491231002X", "13987654321", "幸福路88号"
-
-
-async def all_events(bootstrap: str, topics: list[str]) -> list[str]:
-    consumer = AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    values: list[str] = []
-    try:
-        for _ in range(8):
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                values += [r.value.decode(errors="replace") for r in records if r.value]
-    finally:
-        await consumer.stop()
-    return values
 
 
 def test_identity_stays_out_of_events_and_logs(api: httpx.Client, suite: Suite) -> None:
@@ -61,7 +41,7 @@ def test_identity_stays_out_of_events_and_logs(api: httpx.Client, suite: Suite) 
 
     settings = suite.settings()
     events = asyncio.run(
-        all_events(
+        read_events(
             settings.kafka_bootstrap_servers,
             [settings.topic(s) for s in ("intake", "routing", "tracking")],
         )

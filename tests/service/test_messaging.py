@@ -340,3 +340,21 @@ async def test_database_outage_holds_the_event_instead_of_dead_lettering(  # typ
     outage["on"] = False
     assert await asyncio.wait_for(task, 20) == "applied"
     assert consumer.dead_lettered == 0
+
+
+# SQLite is the single-process embedded default: there is no lease to share there.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_one_relay_per_service_holds_the_publishing_lease(db, settings) -> None:  # type: ignore[no-untyped-def]
+    topic = settings.topic("intake")
+    first = OutboxRelay(db, tables, settings, topic, "intake")
+    replica = Database(db.url)
+    second = OutboxRelay(replica, tables, settings, topic, "intake")
+    try:
+        assert await first._hold_lease() is True
+        assert await second._hold_lease() is False  # the other replica waits
+        await first.close()  # the holder stops (or dies: its session ends)
+        assert await second._hold_lease() is True
+    finally:
+        await first.close()
+        await second.close()
+        await replica.dispose()
