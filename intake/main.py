@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from intake import vault
 from intake.api import router
+from intake.handlers import handlers
 from intake.models import messaging
 from shared.lookup import QueryCodeGate
 from shared.pii import PiiCipher
@@ -15,11 +17,13 @@ from shared.settings import service_settings
 def create_app() -> FastAPI:
     settings = service_settings("intake")
     app = create_service_app(
+        handlers=handlers(settings),
+        consumes=["tracking"],
         name="intake",
         settings=settings,
         tables=messaging,
         package="intake",
-        routers=[router],
+        routers=[router, vault.router],
         title="Xinfang intake",
     )
     app.state.cipher = PiiCipher(

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
+    Index,
     Integer,
     MetaData,
     String,
@@ -29,12 +31,19 @@ petitions = Table(
     Column("title", String(200), nullable=False),
     Column("content", Text, nullable=False),
     Column("category", String(50)),
+    Column("category_source", String(20), nullable=False, server_default="petitioner"),
+    Column("legal_channel", String(50)),
     Column("region_code", String(12), nullable=False),
     Column("location_address", String(300)),
     Column("accused_unit_id", String(100)),
     Column("anonymous", Boolean, nullable=False),
     Column("identity_unclear", Boolean, nullable=False),
     Column("owner_ref", String(200), index=True),
+    # Who the petitioner is for repeat matching: "acct:<subject>" or "id:<ID-number HMAC>"
+    Column("petitioner_key", String(100), index=True),
+    Column("repeat_outcome", String(30)),
+    Column("repeat_of", String(36)),
+    Column("collective_id", String(36), index=True),
     Column("registered_by", String(200), nullable=False),
     # Identity: encrypted at rest (AES-GCM), plus a masked name and a keyed hash for matching
     Column("name_enc", Text),
@@ -49,6 +58,46 @@ petitions = Table(
     Column("query_code_hash", String(200), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("submitted_at", UtcDateTime(), nullable=False),
+)
+
+# Case status as tracking announces it: repeats need to know whether an earlier case is open
+case_states = Table(
+    "case_states",
+    metadata,
+    Column("petition_id", String(36), primary_key=True),
+    Column("status", String(30), nullable=False),
+    Column("unit_id", String(100)),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# MinHash bands of recent petitions, for finding collective petitions with one indexed query
+petition_bands = Table(
+    "petition_bands",
+    metadata,
+    Column("petition_id", String(36), primary_key=True),
+    Column("band", Integer, primary_key=True),
+    Column("hash", BigInteger, nullable=False),
+    Column("county", String(6), nullable=False),
+    Column("petitioner_key", String(100)),
+    Column("submitted_at", UtcDateTime(), nullable=False),
+    Index("ix_bands_lookup", "county", "band", "hash"),
+)
+
+# Every clear-text read of a petitioner's identity: who, when, why (PROCEDURE §9)
+pii_access_log = Table(
+    "pii_access_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("petition_id", String(36), nullable=False, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("unit_id", String(100)),
+    Column("reason", String(300), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("request_id", String(100)),
+    Column("at", UtcDateTime(), nullable=False),
 )
 
 tracking_sequences = Table(

@@ -7,20 +7,24 @@ import asyncio
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake.enrich import categorize, locate
+from intake.matching import find_repeat, find_similar_in_county, remember_bands
 from intake.models import idempotency_keys, messaging, petitions, tracking_sequences
+from intake.repeats import bands, shingles
 from intake.rules import identity_unclear
 from intake.schemas import PetitionCreate, PetitionCreated
 from shared import pii, querycode
 from shared import tracking_number as numbers
 from shared.auth import Principal
-from shared.contracts import PetitionSubmitted
+from shared.contracts import PetitionCollectiveFlagged, PetitionSubmitted
 from shared.db import Database
 from shared.errors import Invalid
 from shared.events import new_envelope
@@ -67,6 +71,87 @@ async def next_sequence(session: AsyncSession, dialect: str, county: str, day) -
     return int((await session.execute(stmt)).scalar_one())
 
 
+@dataclass
+class Prepared:
+    """Everything computed before the transaction: validation, identity, text, location."""
+
+    petition_id: str
+    body: PetitionCreate
+    principal: Principal
+    unclear: bool
+    code: str
+    code_hash: str
+    now: datetime
+    received: datetime
+    region: str
+    county: str
+    title: str  # identity masked: what leaves intake
+    content: str
+    location_address: str | None
+    category: str
+    category_source: str
+    classification_matched: list[str]
+    legal_channel: str | None
+    legal_channel_name: str | None
+    petitioner_key: str | None
+    id_number_hmac: str | None
+    grams: set[str]
+
+
+async def prepare(
+    settings: ServiceSettings, principal: Principal, body: PetitionCreate
+) -> Prepared:
+    unclear = identity_unclear(body)
+    region = locate(body)
+    code = querycode.new_code()
+    code_hash = await asyncio.to_thread(querycode.hash_code, code)
+    now = datetime.now(UTC)
+    received = body.received_at or now
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    people = ([body.petitioner] if body.petitioner else []) + list(body.representatives)
+    own = {
+        "names": [x.name for x in people],
+        "id_numbers": [x.id_number for x in people],
+        "phones": [x.phone for x in people],
+        "addresses": [x.address for x in people],
+    }
+    found = categorize(body)
+    p = body.petitioner
+    id_hmac = (
+        pii.keyed_hash(settings.hmac_key.get_secret_value(), p.id_number)
+        if p and p.id_number
+        else None
+    )
+    owner_ref = principal.sub if principal.role == "petitioner" else None
+    key = f"acct:{owner_ref}" if owner_ref else (f"id:{id_hmac}" if id_hmac else None)
+    return Prepared(
+        petition_id=str(uuid.uuid4()),
+        body=body,
+        principal=principal,
+        unclear=unclear,
+        code=code,
+        code_hash=code_hash,
+        now=now,
+        received=received,
+        region=region,
+        county=county_of(region),
+        title=pii.scrub_text(body.title, **own),
+        content=pii.scrub_text(body.content, **own),
+        location_address=pii.scrub_text(body.location.address, **own)
+        if body.location.address
+        else None,
+        category=found.category,
+        category_source=found.source,
+        classification_matched=list(found.matched),
+        legal_channel=found.legal_channel,
+        legal_channel_name=found.legal_channel_name,
+        petitioner_key=key,
+        id_number_hmac=id_hmac,
+        grams=shingles(body.title + body.content),
+    )
+
+
 async def register(
     db: Database,
     settings: ServiceSettings,
@@ -75,116 +160,23 @@ async def register(
     body: PetitionCreate,
     idempotency_key: str | None,
 ) -> PetitionCreated:
-    unclear = identity_unclear(body)
-    code = querycode.new_code()
-    code_hash = await asyncio.to_thread(querycode.hash_code, code)
-    now = datetime.now(UTC)
-    received = body.received_at or now
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=UTC)
-    petition_id = str(uuid.uuid4())
-    region = body.location.region_code or ""
-    county = county_of(region)
-    p = body.petitioner
-    people = ([p] if p else []) + list(body.representatives)
-    own = {
-        "names": [x.name for x in people],
-        "id_numbers": [x.id_number for x in people],
-        "phones": [x.phone for x in people],
-        "addresses": [x.address for x in people],
-    }
-    title = pii.scrub_text(body.title, **own)
-    content = pii.scrub_text(body.content, **own)
-    enc = lambda v, f: cipher.encrypt(v, context=f"{petition_id}:{f}")  # noqa: E731
-    reps = json.dumps([r.model_dump() for r in body.representatives], ensure_ascii=False)
-    hmac_key = settings.hmac_key.get_secret_value()
-    owner_ref = principal.sub if principal.role == "petitioner" else None
+    prep = await prepare(settings, principal, body)
     try:
         async with db.transaction() as s:
-            seq = await next_sequence(s, db.dialect, county, now.astimezone(CST).date())
-            tracking_number = numbers.make(county, now.astimezone(CST).date(), seq)
-            result = PetitionCreated(
-                petition_id=petition_id,
-                tracking_number=tracking_number,
-                tracking_number_display=numbers.display(tracking_number),
-                query_code=code,
-            )
-            await s.execute(
-                petitions.insert().values(
-                    id=petition_id,
-                    tracking_number=tracking_number,
-                    kind=body.kind,
-                    channel=body.channel,
-                    title=body.title,
-                    content=body.content,
-                    category=body.category,
-                    region_code=region,
-                    location_address=body.location.address,
-                    accused_unit_id=body.accused_unit_id,
-                    anonymous=body.anonymous,
-                    identity_unclear=unclear,
-                    owner_ref=owner_ref,
-                    registered_by=f"{principal.role}:{principal.sub}",
-                    name_enc=enc(p and p.name, "name"),
-                    id_number_enc=enc(p and p.id_number, "id"),
-                    phone_enc=enc(p and p.phone, "phone"),
-                    address_enc=enc(p and p.address, "addr"),
-                    representatives_enc=enc(reps, "reps") if body.representatives else None,
-                    name_masked=pii.mask_name(p and p.name),
-                    id_number_hmac=pii.keyed_hash(hmac_key, p.id_number)
-                    if p and p.id_number
-                    else None,
-                    headcount=body.headcount,
-                    attachments=[a.model_dump() for a in body.attachments],
-                    query_code_hash=code_hash,
-                    received_at=received,
-                    submitted_at=now,
-                )
-            )
-            event = PetitionSubmitted(
-                petition_id=petition_id,
-                tracking_number=tracking_number,
-                kind=body.kind,
-                channel=body.channel,
-                title=title,
-                content=content,
-                category=body.category,
-                region_code=region,
-                location_address=pii.scrub_text(body.location.address, **own)
-                if body.location.address
-                else None,
-                accused_unit_id=body.accused_unit_id,
-                anonymous=body.anonymous,
-                identity_unclear=unclear,
-                owner_ref=owner_ref,
-                petitioner_masked_name=pii.mask_name(p and p.name),
-                id_number_hmac=pii.keyed_hash(hmac_key, p.id_number) if p and p.id_number else None,
-                query_code_hash=code_hash,
-                headcount=body.headcount,
-                received_at=received,
-                submitted_at=now,
-            )
-            await outbox.record(
-                s,
-                messaging,
-                settings.topic("intake"),
-                new_envelope(
-                    event, subject=petition_id, correlation_id=correlation_id.get() or petition_id
-                ),
-            )
+            result = await _store(s, db.dialect, settings, cipher, prep)
             if idempotency_key:
                 await s.execute(
                     idempotency_keys.insert().values(
                         principal=principal.sub,
                         key=idempotency_key,
                         request_hash=request_hash(body),
-                        petition_id=petition_id,
+                        petition_id=prep.petition_id,
                         response={
                             "sealed": cipher.encrypt(
-                                result.model_dump_json(), context=f"idem:{petition_id}"
+                                result.model_dump_json(), context=f"idem:{prep.petition_id}"
                             )
                         },
-                        created_at=now,
+                        created_at=prep.now,
                     )
                 )
     except IntegrityError:
@@ -194,3 +186,147 @@ async def register(
                 return replay
         raise
     return result
+
+
+async def _store(
+    s: AsyncSession, dialect: str, settings: ServiceSettings, cipher: pii.PiiCipher, prep: Prepared
+) -> PetitionCreated:
+    body, p, pid = prep.body, prep.body.petitioner, prep.petition_id
+    day = prep.now.astimezone(CST).date()
+    tracking_number = numbers.make(
+        prep.county, day, await next_sequence(s, dialect, prep.county, day)
+    )
+    repeat = None
+    if prep.petitioner_key:
+        repeat = await find_repeat(s, prep.petitioner_key, prep.grams, settings.repeat_similarity)
+    collective_id = await _collective(s, settings, prep, tracking_number)
+
+    def enc(value: str | None, field: str) -> str | None:
+        return cipher.encrypt(value, context=f"{pid}:{field}")
+
+    reps = json.dumps([r.model_dump() for r in body.representatives], ensure_ascii=False)
+    owner_ref = prep.principal.sub if prep.principal.role == "petitioner" else None
+    await s.execute(
+        petitions.insert().values(
+            id=pid,
+            tracking_number=tracking_number,
+            kind=body.kind,
+            channel=body.channel,
+            title=body.title,
+            content=body.content,
+            category=prep.category,
+            category_source=prep.category_source,
+            legal_channel=prep.legal_channel,
+            region_code=prep.region,
+            location_address=body.location.address,
+            accused_unit_id=body.accused_unit_id,
+            anonymous=body.anonymous,
+            identity_unclear=prep.unclear,
+            owner_ref=owner_ref,
+            petitioner_key=prep.petitioner_key,
+            repeat_outcome=repeat.outcome if repeat else None,
+            repeat_of=repeat.case_id if repeat else None,
+            collective_id=collective_id,
+            registered_by=f"{prep.principal.role}:{prep.principal.sub}",
+            name_enc=enc(p and p.name, "name"),
+            id_number_enc=enc(p and p.id_number, "id"),
+            phone_enc=enc(p and p.phone, "phone"),
+            address_enc=enc(p and p.address, "addr"),
+            representatives_enc=enc(reps, "reps") if body.representatives else None,
+            name_masked=pii.mask_name(p and p.name),
+            id_number_hmac=prep.id_number_hmac,
+            headcount=body.headcount,
+            attachments=[a.model_dump() for a in body.attachments],
+            query_code_hash=prep.code_hash,
+            received_at=prep.received,
+            submitted_at=prep.now,
+        )
+    )
+    event = PetitionSubmitted(
+        petition_id=pid,
+        tracking_number=tracking_number,
+        kind=body.kind,
+        channel=body.channel,
+        title=prep.title,
+        content=prep.content,
+        category=prep.category,
+        category_source=prep.category_source,
+        classification_matched=prep.classification_matched,
+        legal_channel=prep.legal_channel,
+        legal_channel_name=prep.legal_channel_name,
+        region_code=prep.region,
+        location_address=prep.location_address,
+        accused_unit_id=body.accused_unit_id,
+        anonymous=body.anonymous,
+        identity_unclear=prep.unclear,
+        owner_ref=owner_ref,
+        petitioner_masked_name=pii.mask_name(p and p.name),
+        id_number_hmac=prep.id_number_hmac,
+        query_code_hash=prep.code_hash,
+        headcount=body.headcount,
+        received_at=prep.received,
+        submitted_at=prep.now,
+        repeat_outcome=repeat.outcome if repeat else None,
+        repeat_of=repeat.case_id if repeat else None,
+        repeat_of_tracking_number=repeat.tracking_number if repeat else None,
+        collective_id=collective_id,
+    )
+    await outbox.record(
+        s,
+        messaging,
+        settings.topic("intake"),
+        new_envelope(event, subject=pid, correlation_id=correlation_id.get() or pid),
+    )
+    return PetitionCreated(
+        petition_id=pid,
+        tracking_number=tracking_number,
+        tracking_number_display=numbers.display(tracking_number),
+        query_code=prep.code,
+    )
+
+
+async def _collective(
+    s: AsyncSession, settings: ServiceSettings, prep: Prepared, tracking_number: str
+) -> str | None:
+    """Flag a petition raised by many petitioners: a group visit with a large head count, or
+    enough distinct petitioners on the same matter in the county within the window. When the
+    threshold is first crossed, the earlier petitions of the group are flagged too."""
+    band_list = bands(prep.grams)
+    since = prep.now - timedelta(days=settings.collective_window_days)
+    similar = await find_similar_in_county(
+        s, prep.county, since, prep.grams, band_list, settings.collective_similarity
+    )
+    await remember_bands(s, prep.petition_id, prep.county, prep.petitioner_key, band_list, prep.now)
+    others = {x.petitioner_key for x in similar if x.petitioner_key} - {prep.petitioner_key}
+    petitioners = len(others) + (1 if prep.petitioner_key else 0)
+    minimum = settings.collective_min_petitioners
+    if prep.body.headcount < minimum and petitioners < minimum:
+        return None
+    if petitioners < minimum:
+        return prep.petition_id  # a group visit is collective by itself
+    group = next((x.collective_id for x in similar if x.collective_id), None)
+    group = group or (similar[0].petition_id if similar else prep.petition_id)
+    for x in similar:
+        if x.collective_id == group:
+            continue
+        await s.execute(
+            petitions.update().where(petitions.c.id == x.petition_id).values(collective_id=group)
+        )
+        await outbox.record(
+            s,
+            messaging,
+            settings.topic("intake"),
+            new_envelope(
+                PetitionCollectiveFlagged(
+                    petition_id=x.petition_id,
+                    tracking_number=x.tracking_number,
+                    collective_id=group,
+                    petitioners=petitioners,
+                    region_code=prep.county,
+                    flagged_at=prep.now,
+                ),
+                subject=x.petition_id,
+                correlation_id=correlation_id.get() or prep.petition_id,
+            ),
+        )
+    return group

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.models import decisions, messaging
 from routing.rules import route
-from shared.contracts import CaseRouted, PetitionSubmitted
+from shared.contracts import CaseDiverted, CaseRouted, PetitionSubmitted
 from shared.events import Envelope, EventData, new_envelope
 from shared.messaging import outbox
 from shared.messaging.consumer import Handler
@@ -24,9 +24,9 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 select(decisions.c.case_id).where(decisions.c.case_id == data.petition_id)
             )
         ).first()
-        if done:
-            return  # one decision per case, whatever is redelivered
-        decision = route(data.region_code)
+        if done or data.repeat_outcome:
+            return  # one decision per case; a repeat joins its earlier case, not a new route
+        decision = route(data.region_code, data.category)
         now = datetime.now(UTC)
         await session.execute(
             decisions.insert().values(
@@ -41,17 +41,31 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 decided_at=now,
             )
         )
-        event = CaseRouted(
-            case_id=data.petition_id,
-            tracking_number=data.tracking_number,
-            unit_id=decision.unit_id,
-            function=decision.function,
-            region_code=decision.region_code,
-            level=decision.level,
-            rule=decision.rule,
-            explanation=decision.explanation,
-            routed_at=now,
-        )
+        event: CaseRouted | CaseDiverted
+        if decision.divert:
+            event = CaseDiverted(
+                case_id=data.petition_id,
+                tracking_number=data.tracking_number,
+                unit_id=decision.unit_id,
+                region_code=decision.region_code,
+                legal_channel=data.legal_channel,
+                legal_channel_name=data.legal_channel_name,
+                rule=decision.rule,
+                explanation=decision.explanation,
+                diverted_at=now,
+            )
+        else:
+            event = CaseRouted(
+                case_id=data.petition_id,
+                tracking_number=data.tracking_number,
+                unit_id=decision.unit_id,
+                function=decision.function,
+                region_code=decision.region_code,
+                level=decision.level,
+                rule=decision.rule,
+                explanation=decision.explanation,
+                routed_at=now,
+            )
         await outbox.record(
             session,
             messaging,

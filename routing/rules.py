@@ -1,6 +1,7 @@
 """Routing rules as pure functions. The foundation rule: the petition bureau of the county
-where the matter arose (TAXONOMY.md unit ids ``<county>:petition_bureau``). The full rules of
-the Regulation (territory x function x level, accusations, diversion) replace it later."""
+where the matter arose (TAXONOMY.md unit ids ``<county>:petition_bureau``); litigation-related
+matters are diverted to the county's political-legal committee (诉访分离). The full rules of
+the Regulation (territory x function x level, accusations) replace this later."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Decision:
     level: str
     rule: str
     explanation: str
+    divert: bool = False
 
 
 def region_level(code: str) -> str:
@@ -28,8 +30,21 @@ def region_level(code: str) -> str:
     return "county"
 
 
-def route(region_code: str) -> Decision:
+def route(region_code: str, category: str | None = None) -> Decision:
     county = county_of(region_code)
+    if category == "litigation":
+        return Decision(
+            unit_id=f"{county}:political_legal",
+            function="political_legal",
+            region_code=county,
+            level=region_level(county),
+            rule="diversion.litigation",
+            explanation=(
+                "诉访分离: a litigation-related matter is not handled as a petition; "
+                f"it goes to the political-legal committee of {county}"
+            ),
+            divert=True,
+        )
     return Decision(
         unit_id=f"{county}:petition_bureau",
         function="petition_bureau",

@@ -23,6 +23,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         base_port=args.base_port,
         broker_port=args.broker_port,
         bootstrap_servers=None if args.embedded_broker or not external else external,
+        die_with_parent=True,
     )
     stopping = False
 

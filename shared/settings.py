@@ -68,6 +68,12 @@ class CommonSettings(BaseSettings):
     # Query-code lookups allowed per client and per tracking number, per minute
     query_code_rate_per_minute: int = Field(10, ge=1)
 
+    # Repeats and collective petitions (intake): character-trigram Jaccard similarity
+    repeat_similarity: float = Field(0.6, gt=0, le=1)
+    collective_similarity: float = Field(0.5, gt=0, le=1)
+    collective_window_days: int = Field(7, ge=1)
+    collective_min_petitioners: int = Field(5, ge=2)
+
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> CommonSettings:
         """Every process verifies tokens, so the JWT secret is checked everywhere; the PII

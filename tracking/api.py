@@ -65,6 +65,15 @@ async def _view(request: Request, case: Any, *, internal: bool) -> dict[str, Any
             }
             for e in entries
         ],
+        "legal_channel": {"code": case.legal_channel, "name": case.legal_channel_name}
+        if case.legal_channel
+        else None,
+        "linked_to": case.repeat_of_tracking_number,
+        **(
+            {"collective_id": case.collective_id, "category_source": case.category_source}
+            if internal
+            else {}
+        ),
         "reply": None,
         "rating": None,
     }

@@ -29,6 +29,9 @@ cases = Table(
     Column("channel", String(20), nullable=False),
     Column("title", String(200), nullable=False),
     Column("category", String(50)),
+    Column("category_source", String(20), nullable=False, server_default="petitioner"),
+    Column("legal_channel", String(50)),
+    Column("legal_channel_name", String(100)),
     Column("region_code", String(12), nullable=False),
     Column("status", String(30), nullable=False),
     Column("unit_id", String(100), index=True),
@@ -41,6 +44,9 @@ cases = Table(
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("routed_at", UtcDateTime()),
     Column("acceptance_due", Date),
+    Column("repeat_of", String(36)),
+    Column("repeat_of_tracking_number", String(18)),
+    Column("collective_id", String(36), index=True),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 

@@ -143,6 +143,22 @@ def _op_id(method: str, path: str) -> str:
 # path, service, methods, tag, summary, documented query parameters
 _ROUTES: list[tuple[str, str, tuple[str, ...], str, str, dict[str, str]]] = [
     ("/me/cases", "tracking", ("GET",), "cases", "A petitioner's cases", _PAGE),
+    (
+        "/petitions/{tracking_number}/identity",
+        "intake",
+        ("GET",),
+        "identity",
+        "The petitioner's identity in clear; every read is logged with its reason",
+        {"reason": "why you need it (4-300 characters); kept in the access log"},
+    ),
+    (
+        "/petitions/{tracking_number}/identity/access-log",
+        "intake",
+        ("GET",),
+        "identity",
+        "Who read the petitioner's identity, when and why (operators)",
+        {},
+    ),
     ("/units/{unit_id}/cases", "tracking", ("GET",), "cases", "A unit's inbox", _PAGE),
     (
         "/cases/{tracking_number}/{action}",

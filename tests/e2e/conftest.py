@@ -69,11 +69,16 @@ def token(role: str, sub: str, **claims: Any) -> dict[str, str]:
 
 
 def petition(region: str = "110107011", **over: Any) -> dict[str, Any]:
+    """A complete online grievance. Each call is a different matter (a unique reference in
+    its content), so that repeat detection does not link one test's petitions to another's;
+    pass ``content`` to send the same matter twice."""
     body: dict[str, Any] = {
         "kind": "grievance",
         "channel": "web",
         "title": "拖欠工资三个月",
-        "content": "某建筑公司拖欠农民工工资三个月，多次讨要无果。",
+        "content": "某建筑公司拖欠农民工工资三个月，多次讨要无果。合同编号"
+        + uuid.uuid4().hex
+        + uuid.uuid4().hex,
         "petitioner": {
             "name": "张三",
             "phone": "13812345678",

@@ -83,9 +83,13 @@ class Up:
 def up(tmp_path: Path) -> Iterator[Up]:
     u = Up(tmp_path / "var")
     yield u
-    if u.proc and u.proc.poll() is None:
-        u.proc.kill()
-        u.proc.wait()
+    if u.proc and u.proc.poll() is None:  # a failed test: stop the suite as Ctrl-C would
+        u.proc.send_signal(signal.SIGINT)
+        try:
+            u.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            u.proc.kill()
+            u.proc.wait()
 
 
 def cli_token(*args: str) -> dict[str, str]:

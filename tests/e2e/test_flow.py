@@ -118,8 +118,9 @@ def test_bad_input_is_a_problem_naming_the_field(api: httpx.Client) -> None:
 
 def test_idempotency_key_returns_the_original_answer(api: httpx.Client) -> None:
     headers = {**OWNER, "Idempotency-Key": "flow-key-1"}
-    first = api.post("/api/v1/petitions", json=petition(), headers=headers)
-    again = api.post("/api/v1/petitions", json=petition(), headers=headers)
+    body = petition()
+    first = api.post("/api/v1/petitions", json=body, headers=headers)
+    again = api.post("/api/v1/petitions", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     other = api.post("/api/v1/petitions", json=petition(title="另一件事情"), headers=headers)

@@ -73,8 +73,9 @@ async def test_identity_is_encrypted_at_rest_and_absent_from_the_event(intake) -
 async def test_idempotency_key_survives_in_the_database(intake) -> None:  # type: ignore[no-untyped-def]
     client, app = intake
     headers = {**owner(), "Idempotency-Key": "svc-1"}
-    first = await client.post("/api/v1/petitions", json=petition(), headers=headers)
-    again = await client.post("/api/v1/petitions", json=petition(), headers=headers)
+    body = petition()
+    first = await client.post("/api/v1/petitions", json=body, headers=headers)
+    again = await client.post("/api/v1/petitions", json=body, headers=headers)
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
     async with app.state.db.sessions() as s:
         count = len((await s.execute(select(petitions.c.id))).all())
