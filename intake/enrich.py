@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from intake.classify import classify
 from intake.schemas import PetitionCreate
+from shared.errors import Invalid
+from shared.regions import AbolishedRegion, RegionDirectory, UnknownRegion
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,73 @@ def categorize(body: PetitionCreate) -> Category:
     found = classify(body.title, body.content, body.kind)
     if body.category and not (found.litigation and body.category != "litigation"):
         if body.category == "litigation":
-            return Category("litigation", "petitioner", found.matched, found.legal_channel,
-                            found.legal_channel_name)
+            return Category(
+                "litigation",
+                "petitioner",
+                found.matched,
+                found.legal_channel,
+                found.legal_channel_name,
+            )
         return Category(body.category, "petitioner")
-    return Category(found.category, "classifier", found.matched, found.legal_channel,
-                    found.legal_channel_name)
+    return Category(
+        found.category, "classifier", found.matched, found.legal_channel, found.legal_channel_name
+    )
 
 
-def locate(body: PetitionCreate) -> str:
-    return body.location.region_code or ""
+def locate(body: PetitionCreate, directory: RegionDirectory | None = None) -> str:
+    """The region where the matter arose, in its shortest code form (``110107011``).
+
+    A given code must exist and be current; an address refines it down to the township when
+    the text allows. Without a code the address decides, and a name that several regions
+    bear (朝阳区) is never guessed: the answer lists the candidates."""
+    directory = directory or RegionDirectory.default()
+    code, address = body.location.region_code, body.location.address
+    if code:
+        try:
+            region = directory.check(code)
+        except AbolishedRegion as gone:
+            names = ", ".join(_label(directory, c) for c in gone.successors) or "none recorded"
+            raise Invalid(
+                "location.region_code",
+                f"{code} was abolished ({gone.description}); use its successor: {names}",
+            ) from gone
+        except UnknownRegion as unknown:
+            raise Invalid("location.region_code", f"no region has the code {code}") from unknown
+        if address:
+            found = directory.resolve(address, within=region.code)
+            if (
+                found.status == "resolved"
+                and found.region
+                and len(found.region.short) > len(region.short)
+            ):
+                region = found.region
+        return region.short
+    if not address:
+        raise Invalid("location", "give location.region_code or location.address")
+    found = directory.resolve(address)
+    if found.status == "resolved" and found.region:
+        return found.region.short
+    if found.status == "ambiguous":
+        candidates = [
+            {"region_code": r.short, "name": _label(directory, r.code)}
+            for r in found.candidates[:20]
+        ]
+        raise Invalid(
+            "location.address",
+            f"「{found.matched}」 names several regions; add the "
+            "city or county, or give location.region_code",
+            candidates=candidates,
+        )
+    raise Invalid(
+        "location.address",
+        "no province, city, county or township was found in the "
+        "address; name them, or give location.region_code",
+    )
+
+
+def _label(directory: RegionDirectory, code: str) -> str:
+    """``北京市朝阳区 (110105)``."""
+    chain = [r.name for r in directory.ancestors(code)]
+    region = directory.get(code)
+    names = "".join(chain + ([region.name] if region and region.name not in chain else []))
+    return f"{names} ({region.short if region else code})"

@@ -6,16 +6,21 @@ from fastapi import FastAPI
 
 from intake import vault
 from intake.api import router
+from intake.classify import rules
 from intake.handlers import handlers
 from intake.models import messaging
 from shared.lookup import QueryCodeGate
 from shared.pii import PiiCipher
+from shared.regions import RegionDirectory
 from shared.service import create_service_app
 from shared.settings import service_settings
 
 
 def create_app() -> FastAPI:
     settings = service_settings("intake")
+    # Load the region directory and the classification rules now, not on the first petition.
+    RegionDirectory.default().resolve("北京市")
+    rules()
     app = create_service_app(
         handlers=handlers(settings),
         consumes=["tracking"],

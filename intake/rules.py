@@ -45,11 +45,6 @@ def identity_unclear(body: PetitionCreate, now: datetime | None = None) -> bool:
         raise Invalid("accused_unit_id", "only an accusation names an accused unit")
     if body.representatives and body.channel != "visit":
         raise Invalid("representatives", "representatives are for group visits (channel visit)")
-    if body.location.region_code is None:
-        raise Invalid(
-            "location.region_code",
-            "give the region code where the matter arose (6, 9 or 12 digits)",
-        )
     if body.anonymous:
         return False
     required = ["name", "phone", "address"] if body.kind == "grievance" else ["name", "phone"]

@@ -57,8 +57,10 @@ class Conflict(AppError):
 class Invalid(AppError):
     status, code, title = 422, "validation-error", "Invalid request"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "message": message}])
+    def __init__(self, field: str, message: str, **extra: Any) -> None:
+        super().__init__(
+            f"{field}: {message}", errors=[{"field": field, "message": message, **extra}]
+        )
 
 
 class TooManyRequests(AppError):
