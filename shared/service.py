@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -126,11 +126,9 @@ def create_service_app(
         try:
             yield
         finally:
-            # Drain: stop taking events, give the relay a moment to publish what is committed.
+            # Drain: stop taking events; the relay publishes what is committed, then stops.
             if consumer is not None:
                 await consumer.stop()
-            with suppress(Exception):
-                await asyncio.wait_for(relay.publish_batch(), 5)
             await relay.stop()
             _done, pending = await asyncio.wait(tasks, timeout=10)
             for task in pending:

@@ -77,10 +77,21 @@ class EventConsumer:
         backoff = 0.5
         while not self._stopping.is_set():
             try:
-                await self._start()
+                # Joining a group can take seconds; a stop meanwhile need not wait for it.
+                start = asyncio.ensure_future(self._start())
+                stopped = asyncio.ensure_future(self._stopping.wait())
+                await asyncio.wait({start, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not start.done():
+                    start.cancel()
+                    with contextlib.suppress(BaseException):
+                        await start
+                    break
+                stopped.cancel()
+                start.result()
                 backoff = 0.5
                 await self._loop()
             except asyncio.CancelledError:
+                await self._close()
                 raise
             except Exception as exc:
                 log.warning(
@@ -109,8 +120,8 @@ class EventConsumer:
             heartbeat_interval_ms=2000,
         )
         consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        self._consumer = consumer  # so that _close stops it even if start is interrupted
         await consumer.start()
-        self._consumer = consumer
         self._processed.clear()
 
     async def _close(self) -> None:
@@ -118,8 +129,10 @@ class EventConsumer:
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await self.commit_processed(consumer)
+            # Leaving the group politely can wait on a join still in progress (seconds on the
+            # embedded broker); after a bound, the session timeout lets the group move on.
             with contextlib.suppress(Exception):
-                await consumer.stop()
+                await asyncio.wait_for(consumer.stop(), 2)
         producer, self._dlq_producer = self._dlq_producer, None
         if producer is not None:
             with contextlib.suppress(Exception):

@@ -116,6 +116,9 @@ class OutboxRelay:
                 await self._drop_producer()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+        if self._lease_conn is not None or self.db.dialect != "postgresql":
+            with contextlib.suppress(Exception):  # last chance to publish what is committed
+                await asyncio.wait_for(self.publish_batch(), 5)
         await self.close()
 
     async def close(self) -> None:
