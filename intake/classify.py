@@ -21,7 +21,8 @@ Decisions worth knowing (the JSON carries the numbers):
   concrete repair (修复, 坏了) count against policy. A suggestion with no topic at all is a
   policy proposal, not ``other``, just as an accusation with no topic is misconduct. An
   accusation against a polluting factory rather than an official keeps its topic the same way.
-* Below ``min_score`` nothing is trusted and the matter is ``other`` (triage by a person).
+* Below ``min_score`` the phrases are not trusted: ``intake.bayes`` gives a second opinion
+  (``matched == ("naive-bayes",)``), and if it has none the matter is ``other`` (triage).
 * Ties go to the higher title score, then to the category listed first in the JSON.
 """
 
@@ -34,6 +35,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from intake.bayes import second_opinion
 from shared.vocabulary import CATEGORIES
 
 DATA_PACKAGE = "intake.data"
@@ -174,7 +176,10 @@ def classify(title: str, content: str, kind: str = "grievance") -> Classificatio
         best = "litigation"
     score, _, hits = tally.get(best, _NONE)
     if score < r.min_score:
-        return Classification("other", False, None, None, score, ())
+        guess = second_opinion(title, content)
+        if guess is None:
+            return Classification("other", False, None, None, score, ())
+        return Classification(guess, False, None, None, score, ("naive-bayes",))
     positive = sorted((-s, order, p) for p, (s, order) in hits.items() if s > 0)
     matched = tuple(p for _, _, p in positive)
     if best != "litigation":

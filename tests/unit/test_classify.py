@@ -1,8 +1,9 @@
 """intake.classify: the behaviour a clerk would notice, and accuracy on the labelled petitions.
 
 ``pytest -s tests/unit/test_classify.py`` prints the per-category tables. The floors are what the
-rules achieved when written (dev 1.000, holdout 0.720, legal channel 1.00 on both) minus a small
-margin; see ``tests/unit/classification_report.py``.
+classifier achieved (dev 1.000; holdout 0.720 with the phrase rules alone, 0.792 with the naive
+Bayes fallback trained on dev; legal channel 1.00 on both) minus a small margin; see
+``tests/unit/classification_report.py``.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def test_a_grievance_that_ends_with_a_suggestion_keeps_its_topic() -> None:
 
 @pytest.mark.parametrize(
     ("name", "overall", "per_category", "channel"),
-    [("dev", 0.97, 0.9, 0.95), ("holdout", 0.68, 0.0, 0.85)],
+    [("dev", 0.97, 0.9, 0.95), ("holdout", 0.76, 0.0, 0.85)],
 )
 def test_accuracy_on_the_labelled_petitions(
     name: str, overall: float, per_category: float, channel: float
