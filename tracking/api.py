@@ -28,7 +28,19 @@ def may_see(principal: Principal, case: Any) -> bool:
     return False
 
 
-async def _view(request: Request, case: Any, *, internal: bool) -> dict[str, Any]:
+def shows_reporter(principal: Principal | None, case: Any) -> bool:
+    """An accusation's reporter is hidden from everyone but the reporter and the discipline
+    organ handling it (Art. 30, 46); other petitions show the masked name to their readers."""
+    if case.anonymous:
+        return False
+    if case.kind != "accusation" or principal is None or principal.role == "petitioner":
+        return True
+    return principal.role == "unit" and (principal.unit_id or "").endswith(":discipline")
+
+
+async def _view(
+    request: Request, case: Any, *, internal: bool, principal: Principal | None = None
+) -> dict[str, Any]:
     async with request.app.state.db.sessions() as s:
         q = select(timeline).where(timeline.c.case_id == case.id).order_by(timeline.c.id)
         if not internal:
@@ -52,7 +64,7 @@ async def _view(request: Request, case: Any, *, internal: bool) -> dict[str, Any
         "title": case.title,
         "category": case.category,
         "region_code": case.region_code,
-        "petitioner_name": None if case.anonymous else case.petitioner_masked_name,
+        "petitioner_name": case.petitioner_masked_name if shows_reporter(principal, case) else None,
         "unit": {"id": case.unit_id} if case.unit_id else None,
         "received_at": case.received_at.isoformat(),
         "deadlines": deadlines,
@@ -96,7 +108,9 @@ async def get_case(
         return await _view(request, case, internal=False)
     if case is None or not may_see(principal, case):
         raise NotFound("no case with this tracking number is visible to you")
-    return await _view(request, case, internal=principal.role in ("operator", "unit"))
+    return await _view(
+        request, case, internal=principal.role in ("operator", "unit"), principal=principal
+    )
 
 
 @router.get("/me/cases", summary="A petitioner's cases")

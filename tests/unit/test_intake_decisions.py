@@ -135,3 +135,18 @@ def test_an_address_alone_is_resolved_and_an_ambiguous_one_lists_candidates() ->
     assert {"110105", "220104"} <= codes
     with pytest.raises(Invalid, match="no province"):
         located(address="我家门口")
+
+
+def test_an_accusations_reporter_is_shown_only_to_the_reporter_and_the_discipline_organ() -> None:
+    from tracking.api import shows_reporter
+
+    accusation = SimpleNamespace(kind="accusation", anonymous=False)
+    grievance = SimpleNamespace(kind="grievance", anonymous=False)
+    organ = Principal(sub="d", role="unit", unit_id="110108:discipline")
+    bureau = Principal(sub="b", role="unit", unit_id="110108:petition_bureau")
+    operator = Principal(sub="o", role="operator")
+    reporter = Principal(sub="r", role="petitioner")
+    assert shows_reporter(reporter, accusation) and shows_reporter(organ, accusation)
+    assert not shows_reporter(bureau, accusation) and not shows_reporter(operator, accusation)
+    assert shows_reporter(bureau, grievance)
+    assert not shows_reporter(reporter, SimpleNamespace(kind="suggestion", anonymous=True))
