@@ -6,10 +6,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from intake.idempotency import replay_idempotent
 from intake.models import petitions
 from intake.rules import check_submitter
 from intake.schemas import PetitionCreate, PetitionCreated, PetitionPublic
-from intake.service import register, replay_idempotent
+from intake.service import register
 from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, MaybePrincipal
 from shared.errors import Invalid, NotFound

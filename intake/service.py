@@ -4,18 +4,17 @@ idempotency record and the outbox event."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.enrich import categorize, locate
+from intake.idempotency import replay_idempotent, request_hash
 from intake.matching import find_repeat, find_similar_in_county, remember_bands
 from intake.models import idempotency_keys, messaging, petitions, tracking_sequences
 from intake.repeats import bands, shingles
@@ -26,39 +25,11 @@ from shared import tracking_number as numbers
 from shared.auth import Principal
 from shared.contracts import PetitionCollectiveFlagged, PetitionSubmitted
 from shared.db import Database
-from shared.errors import Invalid
 from shared.events import new_envelope
 from shared.logging import correlation_id
 from shared.messaging import outbox
 from shared.settings import ServiceSettings
 from shared.vocabulary import CST, county_of
-
-
-def request_hash(body: PetitionCreate) -> str:
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-
-
-async def replay_idempotent(
-    db: Database, cipher: pii.PiiCipher, principal: Principal, key: str, body: PetitionCreate
-) -> PetitionCreated | None:
-    async with db.sessions() as s:
-        row = (
-            await s.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.principal == principal.sub, idempotency_keys.c.key == key
-                )
-            )
-        ).first()
-    if row is None:
-        return None
-    if row.request_hash != request_hash(body):
-        raise Invalid(
-            "Idempotency-Key",
-            "this key was already used with a different body; use a new key for a new petition",
-        )
-    # The stored answer holds the query code, so it is sealed like personal data.
-    sealed = cipher.decrypt(row.response["sealed"], context=f"idem:{row.petition_id}")
-    return PetitionCreated.model_validate_json(sealed or "{}")
 
 
 async def next_sequence(session: AsyncSession, dialect: str, county: str, day) -> int:  # type: ignore[no-untyped-def]
