@@ -47,9 +47,15 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+# Drawing the 64 random permutations is most of the cost of a MinHash: draw them once.
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=2026)
+
+
 def bands(grams: set[str]) -> list[tuple[int, int]]:
     """(band number, band hash) pairs of a MinHash signature; equal texts share all."""
-    m = MinHash(num_perm=NUM_PERM, seed=2026)
+    m = MinHash(
+        num_perm=NUM_PERM, seed=2026, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme
+    )
     m.update_batch([g.encode() for g in sorted(grams)])
     values = [int(v) for v in m.hashvalues]
     out = []
