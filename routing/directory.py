@@ -9,14 +9,16 @@ followed by the function's name at that level, from the table in ``routing/data/
 - national (``000000``): one unit per function under its real central name (人力资源社会保障部,
   国家信访局, 中央纪委国家监委, 中央政法委 ...). ``urban_management`` has no national unit
   (住房和城乡建设部 holds the remit) and ``township`` exists only at township level.
-- province: 厅 for departments, 委员会 / 局 where real provinces use them (辽宁省人力资源和社会保障厅,
-  辽宁省卫生健康委员会, 辽宁省医疗保障局, 辽宁省信访局, 辽宁省纪委监委, 辽宁省委政法委). Provinces have
-  no city-management department (their 住房和城乡建设厅 supervises it), so no ``urban_management``
-  unit; the four municipalities have one, and their own 局 / 委 names (北京市住房和城乡建设委员会,
+- province: 厅 for departments, 委员会 / 局 where real provinces use them
+  (辽宁省人力资源和社会保障厅, 辽宁省卫生健康委员会, 辽宁省医疗保障局, 辽宁省信访局,
+  辽宁省纪委监委, 辽宁省委政法委; 自治区党委政法委). Provinces have no city-management
+  department (their 住房和城乡建设厅 supervises it), so no ``urban_management`` unit; the four
+  municipalities have one, and their own 局 / 委 names (北京市住房和城乡建设委员会,
   北京市规划和自然资源委员会), some inherited by their districts (石景山区住房和城乡建设委员会).
-- prefecture and county: 局 / 委 (沈阳市人力资源和社会保障局, 浑南区农业农村局, XX区卫生健康委员会,
-  XX区城市管理局, XX县纪委监委, XX县委政法委; a 地区 has a 地委: 阿克苏地委政法委). A district's police
-  is a branch of its city's bureau (沈阳市公安局浑南区分局; 北京市公安局石景山分局).
+- prefecture and county: 局 / 委 (沈阳市人力资源和社会保障局, 浑南区农业农村局,
+  XX区卫生健康委员会, XX区城市管理局, XX县纪委监委, XX县委政法委; a 地区 has a 地委:
+  阿克苏地委政法委). A district's police is a branch of its city's bureau
+  (沈阳市公安局浑南区分局; 北京市公安局石景山分局).
 - township: one ``township`` unit each, the 街道办事处 (鲁谷街道办事处) or 乡镇 / 苏木 人民政府.
   Townships directly under a prefecture-level city without counties (东莞, 中山, 儋州, 嘉峪关)
   are handled the same way, under that city.
@@ -120,7 +122,7 @@ class UnitNames:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def suffixes(self, level: str, code: str | None, parent_code: str | None) -> dict[str, Suffix]:
-        """Function -> suffix for a region (6-digit codes; None when unknown)."""
+        """Function -> suffix for a region (short codes, None when unknown)."""
         own = code if code in self.overrides else None
         above = parent_code if level == "county" and parent_code in self.overrides else None
         key = (level, own, above)
@@ -133,14 +135,6 @@ class UnitNames:
             self._merged[key] = merged
         return self._merged[key]
 
-    def functions(self, level: str, code: str | None = None, parent_code: str | None = None):
-        """The functions with a unit in this region, in FUNCTIONS order."""
-        if level == "national":
-            present = self.national
-        else:
-            present = self.suffixes(level, code, parent_code)
-        return [f for f in FUNCTIONS if f in present]
-
     def branch(self, name: str, function: str, parent: Region | None) -> bool:
         """Whether a county unit is named as a branch of its parent city's unit."""
         if function not in self.branches or parent is None:
@@ -151,7 +145,8 @@ class UnitNames:
         return parent.level == "prefecture" or parent.code[:6] in self.municipalities
 
     def branch_name(self, name: str, parent_code: str) -> str:
-        """浑南区 -> 浑南区; under a city with ``branch_stem``: 石景山区 -> 石景山, 浦东新区 -> 浦东."""
+        """浑南区 -> 浑南区; under a city with ``branch_stem``: 石景山区 -> 石景山,
+        浦东新区 -> 浦东."""
         if parent_code in self.branch_stem:
             for ending in ("新区", "区"):
                 if name.endswith(ending) and len(name) - len(ending) >= 2:
@@ -170,18 +165,35 @@ class UnitNames:
         """The unit's name; None when the level has no unit of this function."""
         if level == "national":
             return self.national.get(function)
+        return self.region(region_name, level, region_code, parent).get(function)
+
+    def region(
+        self,
+        region_name: str,
+        level: str,
+        region_code: str | None = None,
+        parent: Region | None = None,
+    ) -> dict[str, str]:
+        """Function -> unit name for every unit of a region, in FUNCTIONS order."""
+        if level == "national":
+            return {f: self.national[f] for f in FUNCTIONS if f in self.national}
         if level not in self.levels:
             raise ValueError(f"unknown level {level!r}")
-        code = region_code[:6] if region_code else None
         parent_code = parent.code[:6] if parent else None
-        suffix = self.suffixes(level, code, parent_code).get(function)
-        if suffix is None:
-            return None
-        if level == "county" and self.branch(region_name, function, parent):
-            city = self.name(parent.name, parent.level, function, region_code=parent.code)
-            if city:
-                return f"{city}{self.branch_name(region_name, parent_code)}分局"
-        return _apply(region_name, suffix)
+        code = region_code[: 9 if level == "township" else 6] if region_code else None
+        suffixes = self.suffixes(level, code, parent_code)
+        out = {}
+        for function in FUNCTIONS:
+            suffix = suffixes.get(function)
+            if suffix is None:
+                continue
+            if level == "county" and self.branch(region_name, function, parent):
+                city = self.name(parent.name, parent.level, function, region_code=parent.code)
+                if city:
+                    out[function] = f"{city}{self.branch_name(region_name, parent_code)}分局"
+                    continue
+            out[function] = _apply(region_name, suffix)
+        return out
 
 
 def unit_name(
@@ -221,9 +233,9 @@ def generate(
     units: list[Unit] = []
     # region code (12 digits, NATIONAL for the centre) -> function -> unit id
     present: dict[str, dict[str, str]] = {NATIONAL: {}}
-    for function in names.functions("national"):
+    for function, name in names.region("中华人民共和国", "national").items():
         uid = f"{NATIONAL}:{function}"
-        units.append(Unit(uid, names.national[function], NATIONAL, "national", function, None))
+        units.append(Unit(uid, name, NATIONAL, "national", function, None))
         present[NATIONAL][function] = uid
 
     def up(code: str | None, function: str) -> str | None:
@@ -244,16 +256,11 @@ def generate(
             skipped.add(region.code)
             continue
         parent = by_code.get(region.parent) if region.parent else None
-        parent_code = parent.code[:6] if parent else None
         here = present[region.code] = {}
-        for function in names.functions(region.level, short[:6], parent_code):
-            name = names.name(
-                region.name, region.level, function, region_code=short, parent=parent
-            )
-            wanted = names.township_parent if region.level == "township" else function
+        wanted = names.township_parent if region.level == "township" else None
+        for function, name in names.region(region.name, region.level, short, parent).items():
             uid = f"{short}:{function}"
-            units.append(
-                Unit(uid, name, short, region.level, function, up(region.parent, wanted))
-            )
+            parent_id = up(region.parent, wanted or function)
+            units.append(Unit(uid, name, short, region.level, function, parent_id))
             here[function] = uid
     return units

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import Column, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
 
 from shared.db import UtcDateTime
 from shared.messaging.tables import messaging_tables
@@ -20,4 +20,47 @@ decisions = Table(
     Column("rule", String(100), nullable=False),
     Column("explanation", Text, nullable=False),
     Column("decided_at", UtcDateTime(), nullable=False),
+)
+
+
+# The unit directory: generated from the region data (routing.directory), then kept by operators
+units = Table(
+    "units",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("function", String(50), nullable=False),
+    Column("parent_id", String(100)),
+    Column("status", String(20), nullable=False, server_default="active"),
+    Column("successor_id", String(100)),
+    Column("origin", String(20), nullable=False, server_default="generated"),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_units_region_function", "region_code", "function"),
+    Index("ix_units_level_function", "level", "function"),
+)
+
+# Every change to the directory: generated seeds and operators' edits (who, when, what, why)
+unit_changes = Table(
+    "unit_changes",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("unit_id", String(100), nullable=False, index=True),
+    Column("action", String(20), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", String(300)),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("at", UtcDateTime(), nullable=False),
+)
+
+directory_state = Table(
+    "directory_state",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )

@@ -125,6 +125,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(_args: argparse.Namespace) -> int:
+    from routing.units import seed
+    from shared.db import Database
+    from shared.migrations import upgrade
+    from shared.settings import service_settings
+
+    async def run() -> None:
+        db = Database(service_settings("routing").database_url_or_default())
+        try:
+            await upgrade(db, "routing")
+            done = await seed(db, actor="cli:seed")
+            print(
+                f"unit directory {done.version}: {done.inserted} inserted, {done.total} "
+                f"generated, {done.seconds:.1f} s"
+            )
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_topics(_args: argparse.Namespace) -> int:
     from shared.messaging.kafka import ensure_topics
 
@@ -195,6 +217,9 @@ def parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     mig.add_argument("services", nargs="*", help="any of " + ", ".join(SERVICES) + " (default all)")
     mig.set_defaults(func=cmd_migrate)
+
+    sd = sub.add_parser("seed", help="load the national unit directory (idempotent)")
+    sd.set_defaults(func=cmd_seed)
 
     top = sub.add_parser("topics", help="create the event and dead-letter topics")
     top.add_argument("action", choices=["create"])

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -100,13 +100,19 @@ def create_service_app(
     handlers: dict[str, Handler] | None = None,
     consumes: Sequence[str] = (),
     title: str = "",
+    on_start: Callable[[Database], Awaitable[object]] | None = None,
 ) -> FastAPI:
+    """``on_start`` runs once the database is migrated, before the service takes traffic
+    (routing seeds its unit directory there)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         xlog.configure(name, settings.log_level)
         db = Database(settings.database_url_or_default())
         if settings.migrate_on_start:
             await upgrade(db, package)
+        if on_start is not None:
+            await on_start(db)
         relay = OutboxRelay(db, tables, settings, settings.topic(name), name)
         relay.wake_on_commit()
         consumer = None
