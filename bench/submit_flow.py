@@ -91,12 +91,15 @@ def _round(value: float, digits: int = 2) -> float | None:
 
 
 def petition_body(region: str = "110107011") -> dict[str, Any]:
-    """The body of tests/e2e/conftest.py ``petition()``."""
+    """The body of tests/e2e/conftest.py ``petition()``: each call a different matter (a unique
+    reference in its content), so that intake links none of them to another as a repeat."""
     return {
         "kind": "grievance",
         "channel": "web",
         "title": "拖欠工资三个月",
-        "content": "某建筑公司拖欠农民工工资三个月，多次讨要无果。",
+        "content": "某建筑公司拖欠农民工工资三个月，多次讨要无果。合同编号"
+        + uuid.uuid4().hex
+        + uuid.uuid4().hex,
         "petitioner": {
             "name": "张三",
             "phone": "13812345678",
