@@ -9,8 +9,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.directory import Unit, generate
 from routing.models import directory_state, unit_changes, units
@@ -18,6 +19,7 @@ from shared.db import Database
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
+_LOCK = 0x78696E66616E67  # advisory lock key of the directory seed ("xinfang")
 COLUMNS = (
     "id",
     "name",
@@ -52,36 +54,34 @@ async def seed(db: Database, actor: str = "system:seed") -> Seeded:
     started = time.perf_counter()
     generated = generate()
     current = version(generated)
-    async with db.sessions() as s:
+    async with db.transaction() as s:
+        if db.dialect == "postgresql":  # replicas starting together: one seeds, others wait
+            await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
         seen = (
             await s.execute(
                 select(directory_state.c.value).where(directory_state.c.name == "generated")
             )
         ).scalar()
-    if seen == current:
-        return Seeded(0, len(generated), current, time.perf_counter() - started)
-    async with db.sessions() as s:
+        if seen == current:
+            return Seeded(0, len(generated), current, time.perf_counter() - started)
         existing = set((await s.execute(select(units.c.id))).scalars())
-    missing = [u for u in generated if u.id not in existing]
-    now = datetime.now(UTC)
-    insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-    rows = [
-        (u.id, u.name, u.region_code, u.level, u.function, u.parent_id, "active", "generated", now)
-        for u in missing
-    ]
-    async with db.transaction() as s:
-        if db.dialect == "postgresql" and rows:
-            # COPY: 100,000 rows in about a second, where INSERTs take many
-            raw = await (await s.connection()).get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(
-                "units", records=rows, columns=list(COLUMNS)
+        missing = [u for u in generated if u.id not in existing]
+        now = datetime.now(UTC)
+        rows = [
+            (
+                u.id,
+                u.name,
+                u.region_code,
+                u.level,
+                u.function,
+                u.parent_id,
+                "active",
+                "generated",
+                now,
             )
-        else:
-            for i in range(0, len(rows), CHUNK):
-                await s.execute(
-                    units.insert(),
-                    [dict(zip(COLUMNS, row, strict=True)) for row in rows[i : i + CHUNK]],
-                )
+            for u in missing
+        ]
+        await _insert(s, db.dialect, rows)
         await s.execute(
             unit_changes.insert().values(
                 unit_id="*",
@@ -92,6 +92,7 @@ async def seed(db: Database, actor: str = "system:seed") -> Seeded:
                 at=now,
             )
         )
+        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
         stmt = insert(directory_state).values(name="generated", value=current, at=now)
         await s.execute(
             stmt.on_conflict_do_update(
@@ -109,3 +110,17 @@ async def seed(db: Database, actor: str = "system:seed") -> Seeded:
         },
     )
     return result
+
+
+async def _insert(s: AsyncSession, dialect: str, rows: list[tuple[object, ...]]) -> None:
+    if dialect == "postgresql" and rows:
+        # COPY: 100,000 rows in about a second, where INSERTs take many
+        raw = await (await s.connection()).get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(
+            "units", records=rows, columns=list(COLUMNS)
+        )
+        return
+    for i in range(0, len(rows), CHUNK):
+        await s.execute(
+            units.insert(), [dict(zip(COLUMNS, row, strict=True)) for row in rows[i : i + CHUNK]]
+        )
