@@ -6,10 +6,11 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from routing.models import decisions
-from shared.auth import Principal, require_role
+from shared.auth import CurrentPrincipal, Principal, require_role
 from shared.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+cases_router = APIRouter(prefix="/api/v1", tags=["routing"])
 
 
 @router.get("/decisions/{case_id}", summary="Why a case went where it went (operators)")
@@ -23,3 +24,41 @@ async def get_decision(
     if row is None:
         raise NotFound("no routing decision for this case yet")
     return dict(row._mapping)
+
+
+@cases_router.get(
+    "/cases/{tracking_number}/routing",
+    summary="The routing decision of a case and its rule path (operators, and the units it names)",
+)
+async def case_routing(
+    request: Request, tracking_number: str, principal: CurrentPrincipal
+) -> dict[str, object]:
+    number = tracking_number.strip().upper().replace("-", "").replace(" ", "")
+    async with request.app.state.db.sessions() as s:
+        row = (
+            await s.execute(select(decisions).where(decisions.c.tracking_number == number))
+        ).first()
+    concerned = (
+        set()
+        if row is None
+        else {row.unit_id, *(row.co_unit_ids or []), *(row.notify_unit_ids or [])}
+    )
+    allowed = principal.role in ("operator", "service") or (
+        principal.role == "unit" and principal.unit_id in concerned
+    )
+    if row is None or not allowed:
+        raise NotFound("no routing decision for this case is visible to you")
+    return {
+        "tracking_number": row.tracking_number,
+        "outcome": row.outcome,
+        "lead_unit_id": row.unit_id or None,
+        "co_unit_ids": row.co_unit_ids or [],
+        "function": row.function,
+        "level": row.level,
+        "region_code": row.region_code,
+        "major": row.major,
+        "notify_unit_ids": row.notify_unit_ids or [],
+        "excluded": [{"unit_id": u, "why": why} for u, why in (row.excluded or [])],
+        "path": row.path or [],
+        "decided_at": row.decided_at.isoformat(),
+    }

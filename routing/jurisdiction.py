@@ -1,8 +1,8 @@
 """Jurisdiction: which unit handles a petition (PROCEDURE.md §3-§4, TAXONOMY.md "Level").
 
 Pure: :func:`decide` reads only its arguments, an in-memory :class:`Directory` of units and the
-:class:`Rules` table (``routing/data/routing_rules.json``, loaded once). It replaces the
-foundation rule in ``routing/rules.py`` later. The rules, in the order they apply:
+:class:`Rules` table (``routing/data/routing_rules.json``, loaded once); routing's handler
+calls it for every submitted petition. The rules, in the order they apply:
 
 1. **Region.** The region where the matter arose (6, 9 or 12 digits). A code the region data
    does not know is read as the nearest enclosing region it does know (a village as its

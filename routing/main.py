@@ -5,27 +5,36 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from routing import directory_api
-from routing.api import router
-from routing.handlers import handlers
+from routing.api import cases_router, router
+from routing.handlers import Jurisdiction, handlers
 from routing.models import messaging
 from routing.units import seed
+from shared.db import Database
 from shared.service import create_service_app
 from shared.settings import service_settings
 
 
 def create_app() -> FastAPI:
     settings = service_settings("routing")
-    return create_service_app(
-        on_start=seed,
+    jurisdiction = Jurisdiction()
+
+    async def start(db: Database) -> None:
+        await seed(db)
+        await jurisdiction.load(db)
+
+    app = create_service_app(
+        on_start=start,
         name="routing",
         settings=settings,
         tables=messaging,
         package="routing",
-        routers=[router, directory_api.router],
-        handlers=handlers(settings),
+        routers=[router, cases_router, directory_api.router],
+        handlers=handlers(settings, jurisdiction),
         consumes=["intake"],
         title="Xinfang routing",
     )
+    app.state.jurisdiction = jurisdiction
+    return app
 
 
 app = create_app()

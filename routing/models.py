@@ -1,6 +1,18 @@
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from shared.db import UtcDateTime
 from shared.messaging.tables import messaging_tables
@@ -20,6 +32,12 @@ decisions = Table(
     Column("rule", String(100), nullable=False),
     Column("explanation", Text, nullable=False),
     Column("decided_at", UtcDateTime(), nullable=False),
+    Column("outcome", String(20), nullable=False, server_default="routed"),
+    Column("co_unit_ids", JSON),
+    Column("notify_unit_ids", JSON),
+    Column("major", Boolean, nullable=False, server_default=false()),
+    Column("path", JSON),
+    Column("excluded", JSON),
 )
 
 

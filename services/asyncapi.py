@@ -57,10 +57,12 @@ def _defaults() -> CommonSettings:
 def _consumers() -> dict[str, Callable[[CommonSettings], Mapping[str, Any]]]:
     """The consuming services and their handler factories."""
     from evaluation.handlers import handlers as evaluation_handlers
+    from intake.handlers import handlers as intake_handlers
     from routing.handlers import handlers as routing_handlers
     from tracking.handlers import handlers as tracking_handlers
 
     return {
+        "intake": intake_handlers,
         "routing": routing_handlers,
         "tracking": tracking_handlers,
         "evaluation": evaluation_handlers,

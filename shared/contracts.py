@@ -77,6 +77,11 @@ class CaseRouted(EventData):
     rule: str
     explanation: str
     routed_at: datetime
+    # "routed" to a handling unit, or "triage" at a petition bureau that must name one
+    outcome: str = "routed"
+    co_unit_ids: list[str] = []
+    major: bool = False
+    notify_unit_ids: list[str] = []
 
 
 @event_type("routing.case.diverted.v1", ROUTING)

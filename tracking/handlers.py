@@ -182,43 +182,62 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
             raise NotReady("case not registered yet: waiting for intake.petition.submitted")
         if case.status != "received":
             return  # already routed, or concluded by intake: a redelivery or a stale decision
-        due = due_after(data.routed_at, settings.acceptance_days)
-        await transition(
-            session,
-            envelope,
-            data.case_id,
-            data.tracking_number,
-            "received",
-            "routed",
-            data.routed_at,
-            "routing",
-            f"forwarded to {data.unit_name or data.unit_id}",
-            unit_id=data.unit_id,
-            routed_at=data.routed_at,
-            acceptance_due=due,
-        )
-        await note(
-            session,
-            data.case_id,
-            data.routed_at,
-            "routed",
-            "routing",
-            f"routing rule {data.rule}: {data.explanation}",
-            public=False,
-        )
-        await emit(
-            session,
-            CaseAssigned(
-                case_id=data.case_id,
-                tracking_number=data.tracking_number,
-                status="routed",
+        unit = data.unit_name or data.unit_id
+        if data.outcome == "triage":  # the petition bureau must name the handling unit
+            await transition(
+                session,
+                envelope,
+                data.case_id,
+                data.tracking_number,
+                "received",
+                "triage",
+                data.routed_at,
+                "routing",
+                f"sent to {unit} to name the handling unit",
+                unit_id=data.unit_id,
+                routed_at=data.routed_at,
+            )
+        else:
+            due = due_after(data.routed_at, settings.acceptance_days)
+            await transition(
+                session,
+                envelope,
+                data.case_id,
+                data.tracking_number,
+                "received",
+                "routed",
+                data.routed_at,
+                "routing",
+                f"forwarded to {unit}",
                 unit_id=data.unit_id,
                 routed_at=data.routed_at,
                 acceptance_due=due,
-            ),
-            envelope,
-            data.case_id,
-        )
+            )
+            await emit(
+                session,
+                CaseAssigned(
+                    case_id=data.case_id,
+                    tracking_number=data.tracking_number,
+                    status="routed",
+                    unit_id=data.unit_id,
+                    routed_at=data.routed_at,
+                    acceptance_due=due,
+                ),
+                envelope,
+                data.case_id,
+            )
+        internal = [f"routing rule {data.rule}: {data.explanation}"]
+        if data.co_unit_ids:
+            internal.append("co-handling units (the lead replies): " + ", ".join(data.co_unit_ids))
+        if data.major:
+            internal.append(
+                "major or urgent matter; told: "
+                + (", ".join(data.notify_unit_ids) or "the petition bureau")
+            )
+        for text in internal:
+            await note(
+                session, data.case_id, data.routed_at, data.outcome, "routing", text, public=False
+            )
 
     async def on_diverted(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
         assert isinstance(data, CaseDiverted)

@@ -161,6 +161,14 @@ _ROUTES: list[tuple[str, str, tuple[str, ...], str, str, dict[str, str]]] = [
     ),
     ("/units/{unit_id}/cases", "tracking", ("GET",), "cases", "A unit's inbox", _PAGE),
     (
+        "/cases/{tracking_number}/routing",
+        "routing",
+        ("GET",),
+        "routing",
+        "The routing decision and its rule path (operators, and the units it names)",
+        {},
+    ),
+    (
         "/cases/{tracking_number}/{action}",
         "tracking",
         ANY,

@@ -134,10 +134,7 @@ def test_xinfang_up_serves_the_flow_and_a_restart_loses_nothing(up: Up) -> None:
         created = client.post("/api/v1/petitions", json=petition(), headers=owner)
         assert created.status_code == 201, created.text
         first = created.json()
-        assert (
-            routed(client, first["tracking_number"], owner)["unit"]["id"]
-            == "110107:petition_bureau"
-        )
+        assert routed(client, first["tracking_number"], owner)["unit"]["id"] == "110107:hrss"
     out = up.stop()
     assert "stopped" in out
 

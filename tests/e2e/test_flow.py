@@ -40,7 +40,7 @@ def test_submitted_petition_is_routed_with_unit_deadline_and_timeline(api: httpx
     )
 
     case = routed_case(api, number, OWNER)
-    assert case["unit"]["id"] == "110107:petition_bureau"
+    assert case["unit"]["id"] == "110107:hrss"
     routed_day = datetime.now(UTC).astimezone(CST).date()
     assert case["deadlines"]["acceptance"]["due"] in {
         (routed_day + timedelta(days=15)).isoformat(),
@@ -74,7 +74,7 @@ def test_only_owner_handling_unit_and_operator_see_a_case(api: httpx.Client) -> 
     number = api.post("/api/v1/petitions", json=petition(), headers=OWNER).json()["tracking_number"]
     routed_case(api, number, OWNER)
     url = f"/api/v1/cases/{number}"
-    unit = api.get(url, headers=token("unit", "clerk", unit_id="110107:petition_bureau"))
+    unit = api.get(url, headers=token("unit", "clerk", unit_id="110107:hrss"))
     assert unit.status_code == 200
     assert any(not e["public"] for e in unit.json()["timeline"])  # the routing explanation
     assert api.get(url, headers=token("operator", "op")).status_code == 200
@@ -87,8 +87,8 @@ def test_only_owner_handling_unit_and_operator_see_a_case(api: httpx.Client) -> 
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"].startswith("application/problem+json")
     inbox = api.get(
-        "/api/v1/units/110107:petition_bureau/cases",
-        headers=token("unit", "clerk", unit_id="110107:petition_bureau"),
+        "/api/v1/units/110107:hrss/cases",
+        headers=token("unit", "clerk", unit_id="110107:hrss"),
     )
     assert inbox.status_code == 200 and inbox.json()["items"]
     mine = api.get("/api/v1/me/cases", headers=OWNER).json()["items"]

@@ -60,7 +60,7 @@ def test_an_address_locates_the_matter_and_an_ambiguous_one_is_refused(
     assert created.status_code == 201, created.text
     case = settled(api, created.json()["tracking_number"], owner)
     assert case["region_code"] == "110107011"
-    assert case["unit"]["id"] == "110107:petition_bureau"
+    assert case["unit"]["id"] == "110107:hrss"
     refused = api.post(
         "/api/v1/petitions",
         json=petition(location={"address": "朝阳区幸福小区3号楼"}),
@@ -76,7 +76,7 @@ def test_the_handling_unit_reads_the_identity_and_the_read_is_logged(api: httpx.
     owner = token("petitioner", "vault-e2e")
     number = api.post("/api/v1/petitions", json=petition(), headers=owner).json()["tracking_number"]
     assert settled(api, number, owner)["status"] == "routed"
-    clerk = token("unit", "clerk-e2e", unit_id="110107:petition_bureau")
+    clerk = token("unit", "clerk-e2e", unit_id="110107:hrss")
     url = f"/api/v1/petitions/{number}/identity"
 
     def read() -> httpx.Response | None:  # intake learns the unit from tracking's event
@@ -87,6 +87,4 @@ def test_the_handling_unit_reads_the_identity_and_the_read_is_logged(api: httpx.
     other = token("unit", "clerk-x", unit_id="110108:petition_bureau")
     assert api.get(url, params={"reason": "想看看是谁写的"}, headers=other).status_code == 404
     log = api.get(url + "/access-log", headers=token("operator", "auditor")).json()
-    assert [(e["actor"], e["unit_id"]) for e in log["entries"]] == [
-        ("clerk-e2e", "110107:petition_bureau")
-    ]
+    assert [(e["actor"], e["unit_id"]) for e in log["entries"]] == [("clerk-e2e", "110107:hrss")]

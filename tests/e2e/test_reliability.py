@@ -37,7 +37,7 @@ def all_cases_of(api: httpx.Client, unit: str) -> list[dict]:  # type: ignore[ty
 def test_kill_9_routing_while_submitting_loses_and_doubles_nothing(
     api: httpx.Client, suite: Suite
 ) -> None:
-    total, region, unit = 200, "110111", "110111:petition_bureau"
+    total, region, unit = 200, "110111", "110111:hrss"
     owner = token("petitioner", "reliability-user")
     accepted: list[str] = []
     lock = threading.Lock()
