@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
 from routing.models import decisions
+from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, Principal, require_role
 from shared.errors import NotFound
 
@@ -23,7 +24,7 @@ async def get_decision(
         row = (await s.execute(select(decisions).where(decisions.c.case_id == case_id))).first()
     if row is None:
         raise NotFound("no routing decision for this case yet")
-    return dict(row._mapping)
+    return public(row)
 
 
 @cases_router.get(
@@ -33,7 +34,7 @@ async def get_decision(
 async def case_routing(
     request: Request, tracking_number: str, principal: CurrentPrincipal
 ) -> dict[str, object]:
-    number = tracking_number.strip().upper().replace("-", "").replace(" ", "")
+    number = numbers.normalize(tracking_number)
     async with request.app.state.db.sessions() as s:
         row = (
             await s.execute(select(decisions).where(decisions.c.tracking_number == number))
@@ -48,7 +49,13 @@ async def case_routing(
     )
     if row is None or not allowed:
         raise NotFound("no routing decision for this case is visible to you")
+    return public(row)
+
+
+def public(row: Any) -> dict[str, object]:
+    """A decision as operators and the units it names read it."""
     return {
+        "case_id": row.case_id,
         "tracking_number": row.tracking_number,
         "outcome": row.outcome,
         "lead_unit_id": row.unit_id or None,
@@ -59,6 +66,7 @@ async def case_routing(
         "major": row.major,
         "notify_unit_ids": row.notify_unit_ids or [],
         "excluded": [{"unit_id": u, "why": why} for u, why in (row.excluded or [])],
+        "rule": row.rule,
         "path": row.path or [],
         "decided_at": row.decided_at.isoformat(),
     }
