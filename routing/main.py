@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from routing import directory_api
+from routing import directory_admin, directory_api
 from routing.api import cases_router, router
 from routing.handlers import Jurisdiction, handlers
 from routing.models import messaging
@@ -28,7 +28,7 @@ def create_app() -> FastAPI:
         settings=settings,
         tables=messaging,
         package="routing",
-        routers=[router, cases_router, directory_api.router],
+        routers=[router, cases_router, directory_admin.router, directory_api.router],
         handlers=handlers(settings, jurisdiction),
         consumes=["intake"],
         title="Xinfang routing",

@@ -130,8 +130,8 @@ async def missing_records(
         auto_offset_reset="earliest",
         request_timeout_ms=15000,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         tps = {p: TopicPartition(topic, p) for p in check}
         consumer.assign(list(tps.values()))
         for p, (offset, _event_id) in check.items():
@@ -162,8 +162,8 @@ async def topic_sizes(
         client_id=client_id,
         enable_auto_commit=False,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         sizes = {}
         for topic in topics:
             tps = [TopicPartition(topic, p) for p in await partitions(settings, topic, client_id)]

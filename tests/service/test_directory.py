@@ -81,3 +81,63 @@ async def test_the_api_finds_shijingshan_and_its_units_by_function(routing) -> N
     assert (await client.get("/api/v1/units/999999:housing")).status_code == 404
     gone = await client.get("/api/v1/regions/500112")
     assert gone.status_code == 404 and "500157" in gone.json()["detail"]
+
+
+async def test_operators_add_rename_and_retire_units_and_routing_follows(routing) -> None:  # type: ignore[no-untyped-def]
+    from routing.jurisdiction import decide
+    from shared.auth import mint_token
+    from shared.settings import CommonSettings
+
+    client, app = routing
+    op = {"Authorization": "Bearer " + mint_token(CommonSettings(), role="operator", sub="op-9")}
+    clerk = {
+        "Authorization": "Bearer "
+        + mint_token(CommonSettings(), role="unit", sub="c", unit_id="110107:hrss")
+    }
+    body = {
+        "name": "石景山区劳动保障监察大队",
+        "region_code": "110107",
+        "function": "hrss",
+        "reason": "机构改革：劳动监察职能整合",
+    }
+    assert (await client.post("/api/v1/units", json=body, headers=clerk)).status_code == 403
+    created = await client.post("/api/v1/units", json=body, headers=op)
+    assert created.status_code == 201, created.text
+    new_id = created.json()["id"]
+    assert new_id == "110107:hrss:2"
+    renamed = await client.patch(
+        f"/api/v1/units/{new_id}",
+        headers=op,
+        json={"name": "石景山区劳动保障监察总队", "reason": "区编办更名批复"},
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["name"] == "石景山区劳动保障监察总队"
+    retired = await client.post(
+        "/api/v1/units/110107:hrss/retire",
+        headers=op,
+        json={"successor_id": new_id, "reason": "职能合并撤销"},
+    )
+    assert retired.json()["status"] == "retired"
+    assert retired.json()["successor_id"] == new_id
+    again = await client.post(
+        "/api/v1/units/110107:hrss/retire",
+        headers=op,
+        json={"successor_id": new_id, "reason": "职能合并撤销"},
+    )
+    assert again.status_code == 409
+    decision = decide(
+        region_code="110107",
+        category="wage_arrears",
+        kind="grievance",
+        accused_unit_id=None,
+        headcount=1,
+        text="拖欠工资",
+        directory=app.state.jurisdiction.directory,
+    )
+    assert decision.lead_unit_id == new_id  # Art. 24: the successor handles it
+    history = (await client.get("/api/v1/units/110107:hrss/changes", headers=op)).json()
+    assert [(c["action"], c["actor"], c["reason"]) for c in history["changes"]] == [
+        ("retire", "op-9", "职能合并撤销")
+    ]
+    added = (await client.get(f"/api/v1/units/{new_id}/changes", headers=op)).json()
+    assert [c["action"] for c in added["changes"]] == ["add", "rename"]
