@@ -47,14 +47,14 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from intake.classify import classify  # noqa: E402
 from intake.main import create_app  # noqa: E402
 from intake.models import petitions  # noqa: E402
 from intake.repeats import bands, jaccard, shingles  # noqa: E402
+from services.devkit import admin_sql, percentile  # noqa: E402
 from services.launcher import Suite, free_port  # noqa: E402
 from shared import querycode  # noqa: E402
 from shared.auth import mint_token  # noqa: E402
@@ -104,15 +104,6 @@ REPEAT_POOL = (1_000, 10_000)  # texts one repeat check compares against
 
 
 # -- statistics --
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -386,20 +377,11 @@ def scrypt_share(db: dict[str, Any], scrypt: dict[str, Any]) -> dict[str, Any]:
 # -- databases and broker --
 
 
-async def _admin(url: str, sql: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
-    try:
-        async with engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text(sql)), 30)
-    finally:
-        await engine.dispose()
-
-
 def create_postgres(admin: str) -> tuple[str, str, str]:
     """(scratch database name, its URL, "") or ("", "", why not)."""
     name = f"xfbench_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(asyncio.wait_for(_admin(admin, f'CREATE DATABASE "{name}"'), 20))
+        asyncio.run(asyncio.wait_for(admin_sql(admin, f'CREATE DATABASE "{name}"'), 20))
     except Exception as exc:  # unreachable, refused, wrong password: skip the phase
         return "", "", f"{type(exc).__name__}: {str(exc)[:160]}"
     return name, make_url(admin).set(database=name).render_as_string(hide_password=False), ""
@@ -407,7 +389,7 @@ def create_postgres(admin: str) -> tuple[str, str, str]:
 
 def drop_postgres(admin: str, name: str) -> None:
     try:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     except Exception as exc:
         print(f"could not drop the scratch database {name}: {exc!r}", file=sys.stderr)
 

@@ -45,13 +45,13 @@ from typing import Any  # noqa: E402
 
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from routing.directory import Unit, generate  # noqa: E402
 from routing.handlers import Jurisdiction  # noqa: E402
 from routing.jurisdiction import Directory, Rules, decide  # noqa: E402
 from routing.models import units as units_table  # noqa: E402
 from routing.units import seed  # noqa: E402
+from services.devkit import admin_sql, percentile  # noqa: E402
 from shared import migrations  # noqa: E402
 from shared.db import Database  # noqa: E402
 from shared.regions import RegionDirectory  # noqa: E402
@@ -144,13 +144,6 @@ def rss() -> dict[str, float]:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     return {"vm_rss_mb": round(vm, 1), "max_rss_mb": round(peak, 1)}
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of sorted values; NaN for none."""
-    if not values:
-        return math.nan
-    return values[max(1, math.ceil(q / 100 * len(values))) - 1]
 
 
 def distribution_us(ns: list[int]) -> dict[str, float]:
@@ -286,20 +279,11 @@ async def measure_database(url: str, units: list[Unit]) -> dict[str, Any]:
     return out
 
 
-async def _admin(url: str, sql: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
-    try:
-        async with engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text(sql)), 30)
-    finally:
-        await engine.dispose()
-
-
 def create_postgres(admin: str) -> tuple[str, str, str]:
     """(scratch database name, its URL, "") or ("", "", why not)."""
     name = f"xfbench_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(asyncio.wait_for(_admin(admin, f'CREATE DATABASE "{name}"'), 20))
+        asyncio.run(asyncio.wait_for(admin_sql(admin, f'CREATE DATABASE "{name}"'), 20))
     except Exception as exc:  # unreachable, refused, wrong password: skip the phase
         return "", "", f"{type(exc).__name__}: {str(exc)[:160]}"
     return name, make_url(admin).set(database=name).render_as_string(hide_password=False), ""
@@ -307,7 +291,7 @@ def create_postgres(admin: str) -> tuple[str, str, str]:
 
 def drop_postgres(admin: str, name: str) -> None:
     try:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     except Exception as exc:
         say(f"could not drop the scratch database {name}: {exc!r}")
 

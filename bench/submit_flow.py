@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from services.devkit import percentile
 from services.launcher import Suite, free_port, free_port_block
 from shared.auth import mint_token
 from shared.messaging import kafka
@@ -43,15 +44,6 @@ POLL_EVERY = 0.020  # seconds between two polls of one case
 
 
 # -- statistics --
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass

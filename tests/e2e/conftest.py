@@ -19,11 +19,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy.engine import make_url
 
+from services.devkit import admin_sql
 from services.launcher import Suite
 from shared.auth import mint_token
 from shared.settings import SERVICES, CommonSettings
 from tests.conftest import IN_CI, free_port_block
-from tests.service.conftest import _admin
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def suite(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
     if admin:
         for service in SERVICES:
             name = f"{prefix}_{service}"
-            asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+            asyncio.run(admin_sql(admin, f'CREATE DATABASE "{name}"'))
             urls[service] = make_url(admin).set(database=name).render_as_string(hide_password=False)
     s = Suite(
         var_dir=Path(tmp_path_factory.mktemp("suite")),
@@ -54,7 +54,7 @@ def suite(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
         s.stop()
         for service in urls:
             asyncio.run(
-                _admin(admin or "", f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
+                admin_sql(admin or "", f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
             )
 
 

@@ -3,25 +3,13 @@ real Kafka-protocol broker."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.devkit import create_scratch_database, drop_scratch_database
 from tests.conftest import need
-
-
-async def _admin(url: str, sql: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -31,11 +19,9 @@ async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
         yield f"sqlite+aiosqlite:///{tmp_path}/service.db"
         return
     admin = need("XINFANG_TEST_POSTGRES_URL", "the PostgreSQL variant of this test")
-    name = f"xft_{uuid.uuid4().hex[:12]}"
-    await _admin(admin, f'CREATE DATABASE "{name}"')
-    yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    await asyncio.sleep(0)
-    await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = await create_scratch_database(admin, "xft")
+    yield url
+    await drop_scratch_database(admin, url)
 
 
 @pytest.fixture
