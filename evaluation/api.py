@@ -7,6 +7,8 @@ from sqlalchemy import func, select
 
 from evaluation.models import case_reads
 from shared.auth import Principal, require_role
+from shared.errors import Forbidden
+from shared.regions import scope_prefix, within
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -17,7 +19,9 @@ async def overview(
     principal: Annotated[Principal, Depends(require_role("operator"))],
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
 ) -> dict[str, Any]:
-    region = region_code or (principal.region_code.rstrip("0") if principal.region_code else None)
+    if region_code and not within(region_code, principal.region_code):
+        raise Forbidden("your token is limited to region " + str(principal.region_code))
+    region = region_code or (scope_prefix(principal.region_code) if principal.region_code else None)
     q = select(case_reads.c.status, func.count()).group_by(case_reads.c.status)
     if region:
         q = q.where(case_reads.c.region_code.startswith(region))

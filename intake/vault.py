@@ -15,6 +15,7 @@ from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, Principal, require_role
 from shared.errors import Forbidden, NotFound
 from shared.logging import request_id
+from shared.regions import within
 
 router = APIRouter(prefix="/api/v1/petitions", tags=["identity"])
 
@@ -31,9 +32,7 @@ def may_read_identity(principal: Principal, row: Any, handling_unit: str | None)
             and (handling_unit or "").endswith(":discipline")
         )
     if principal.role == "operator":
-        return principal.region_code is None or row.region_code.startswith(
-            principal.region_code.rstrip("0")
-        )
+        return within(row.region_code, principal.region_code)
     return (
         principal.role == "unit"
         and handling_unit is not None
@@ -115,9 +114,7 @@ async def identity_access_log(
     principal: Annotated[Principal, Depends(require_role("operator"))],
 ) -> dict[str, Any]:
     row, _unit = await _petition(request, tracking_number)
-    if row is None or (
-        principal.region_code and not row.region_code.startswith(principal.region_code.rstrip("0"))
-    ):
+    if row is None or not within(row.region_code, principal.region_code):
         raise NotFound("no petition with this tracking number is visible to you")
     async with request.app.state.db.sessions() as s:
         entries = (

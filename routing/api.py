@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from routing.models import decisions
+from routing.models import decisions, moves
+from routing.moves import move, named_by_hand
 from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, Principal, require_role
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
+from shared.logging import correlation_id
+from shared.regions import within
+from shared.vocabulary import MOVABLE_STATUSES
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 cases_router = APIRouter(prefix="/api/v1", tags=["routing"])
@@ -18,13 +24,13 @@ cases_router = APIRouter(prefix="/api/v1", tags=["routing"])
 async def get_decision(
     request: Request,
     case_id: str,
-    _principal: Annotated[Principal, Depends(require_role("operator", "service"))],
+    principal: Annotated[Principal, Depends(require_role("operator", "service"))],
 ) -> dict[str, object]:
     async with request.app.state.db.sessions() as s:
         row = (await s.execute(select(decisions).where(decisions.c.case_id == case_id))).first()
-    if row is None:
+    if row is None or not within(_region(row), principal.region_code):
         raise NotFound("no routing decision for this case yet")
-    return public(row)
+    return await with_history(request, row)
 
 
 @cases_router.get(
@@ -34,22 +40,127 @@ async def get_decision(
 async def case_routing(
     request: Request, tracking_number: str, principal: CurrentPrincipal
 ) -> dict[str, object]:
-    number = numbers.normalize(tracking_number)
-    async with request.app.state.db.sessions() as s:
-        row = (
-            await s.execute(select(decisions).where(decisions.c.tracking_number == number))
-        ).first()
+    row = await _decision(request, tracking_number)
     concerned = (
         set()
         if row is None
         else {row.unit_id, *(row.co_unit_ids or []), *(row.notify_unit_ids or [])}
     )
-    allowed = principal.role in ("operator", "service") or (
-        principal.role == "unit" and principal.unit_id in concerned
+    allowed = row is not None and (
+        (principal.role == "service")
+        or (principal.role == "operator" and within(_region(row), principal.region_code))
+        or (principal.role == "unit" and principal.unit_id in concerned)
     )
     if row is None or not allowed:
         raise NotFound("no routing decision for this case is visible to you")
-    return public(row)
+    return await with_history(request, row)
+
+
+class Reroute(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    unit_id: str = Field(min_length=3, max_length=100, description="the lead unit named")
+    co_unit_ids: list[str] = Field(default_factory=list, max_length=10)
+    reason: str = Field(min_length=4, max_length=500, description="shown to the units concerned")
+
+
+@cases_router.post(
+    "/cases/{tracking_number}/reroute",
+    summary="Name the handling unit by hand (operators, or the petition bureau holding the case)",
+    status_code=201,
+)
+async def reroute(
+    request: Request, tracking_number: str, body: Reroute, principal: CurrentPrincipal
+) -> dict[str, object]:
+    """An operator (within their region) moves a case to another unit with a reason; the
+    petition bureau that holds a case in triage names its lead unit the same way (a unit token
+    of that bureau). Once the case has been moved ``transfer_cap`` times, the unit named here is
+    final: it can no longer object. Answers the new decision with its history."""
+    row = await _decision(request, tracking_number)
+    holder = (
+        row is not None
+        and principal.role == "unit"
+        and row.outcome == "triage"
+        and principal.unit_id == row.unit_id
+    )
+    operator = (
+        row is not None
+        and principal.role == "operator"
+        and within(_region(row), principal.region_code)
+    )
+    if row is None or not (holder or operator):
+        raise NotFound("no routing decision for this case is visible to you")
+    if row.outcome == "diverted" or (row.case_status and row.case_status not in MOVABLE_STATUSES):
+        raise Conflict(
+            f"the case is {row.case_status or row.outcome}: it can no longer be moved",
+            extensions={"case_status": row.case_status or row.outcome},
+        )
+    state = request.app.state
+    directory = state.jurisdiction.directory
+    decision = named_by_hand(
+        row=row,
+        unit_id=body.unit_id,
+        co_unit_ids=body.co_unit_ids,
+        actor=f"{principal.role}:{principal.unit_id or principal.sub}",
+        reason=body.reason,
+        directory=directory,
+    )
+    cap = state.settings.transfer_cap
+    async with state.db.transaction() as s:
+        await move(
+            s,
+            topic=state.settings.topic("routing"),
+            row=row,
+            decision=decision,
+            cause="operator",
+            reason=body.reason,
+            actor=f"{principal.role}:{principal.unit_id or principal.sub}",
+            at=datetime.now(UTC),
+            directory=directory,
+            objected=row.objected_unit_ids or [],
+            objection_allowed=row.transfers + 1 <= cap,
+            correlation_id=correlation_id.get() or row.case_id,
+        )
+    fresh = await _decision(request, tracking_number)
+    return await with_history(request, fresh)
+
+
+async def _decision(request: Request, tracking_number: str) -> Any:
+    number = numbers.normalize(tracking_number)
+    async with request.app.state.db.sessions() as s:
+        return (
+            await s.execute(select(decisions).where(decisions.c.tracking_number == number))
+        ).first()
+
+
+def _region(row: Any) -> str:
+    """Where the matter arose (what an operator's region scope is about)."""
+    return str((row.inputs or {}).get("region_code") or row.region_code)
+
+
+async def with_history(request: Request, row: Any) -> dict[str, object]:
+    async with request.app.state.db.sessions() as s:
+        history = (
+            await s.execute(
+                select(moves).where(moves.c.case_id == row.case_id).order_by(moves.c.revision)
+            )
+        ).all()
+    return {
+        **public(row),
+        "history": [
+            {
+                "revision": m.revision,
+                "cause": m.cause,
+                "outcome": m.outcome,
+                "unit_id": m.unit_id or None,
+                "previous_unit_id": m.previous_unit_id,
+                "actor": m.actor,
+                "reason": m.reason,
+                "rule": m.rule,
+                "at": m.at.isoformat(),
+            }
+            for m in history
+        ],
+    }
 
 
 def public(row: Any) -> dict[str, object]:
@@ -69,4 +180,9 @@ def public(row: Any) -> dict[str, object]:
         "rule": row.rule,
         "path": row.path or [],
         "decided_at": row.decided_at.isoformat(),
+        "revision": row.revision,
+        "transfers": row.transfers,
+        "objected_unit_ids": row.objected_unit_ids or [],
+        "objection_allowed": bool(row.objection_allowed) and row.outcome == "routed",
+        "case_status": row.case_status,
     }

@@ -1,6 +1,7 @@
 """Operators keep the directory: add, rename, merge and retire units (Art. 24: a retired unit
 names its successor, and routing follows it). Every change is audited with who, when and why,
-and the routing rules start using it at once in this process (other replicas on restart)."""
+and the routing rules start using it at once in this process, and in other replicas within
+``XINFANG_DIRECTORY_REFRESH_SECONDS`` (``Jurisdiction.follow``)."""
 
 from __future__ import annotations
 

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.directory import Unit
-from routing.jurisdiction import Directory, RoutingDecision, decide
-from routing.models import decisions, messaging, units
-from shared.contracts import CaseDiverted, CaseRouted, PetitionSubmitted
+from routing.jurisdiction import Directory, decide
+from routing.models import decisions, messaging, moves, unit_changes, units
+from routing.moves import after_objection, explain, move, rule_of
+from shared.contracts import (
+    CaseDiverted,
+    CaseObjected,
+    CaseRouted,
+    CaseStatusChanged,
+    PetitionSubmitted,
+)
 from shared.db import Database
 from shared.events import Envelope, EventData, new_envelope
 from shared.messaging import outbox
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import Handler, NotReady
 from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
 
 
 class Jurisdiction:
@@ -24,8 +34,18 @@ class Jurisdiction:
 
     def __init__(self) -> None:
         self.directory: Directory | None = None
+        # The last audited directory change this process has loaded (unit_changes.id)
+        self.version: int | None = None
+
+    @staticmethod
+    async def _version(db: Database) -> int:
+        async with db.sessions() as s:
+            return (await s.execute(select(func.max(unit_changes.c.id)))).scalar() or 0
 
     async def load(self, db: Database) -> None:
+        # The version first: a change committed while the units are read is seen again on
+        # the next refresh, never missed
+        version = await self._version(db)
         async with db.sessions() as s:
             rows = (await s.execute(select(units))).all()
         active = [
@@ -37,14 +57,25 @@ class Jurisdiction:
             r.id: r.successor_id for r in rows if r.status == "retired" and r.successor_id
         }
         self.directory = await asyncio.to_thread(Directory, active, successor_of=successors)
+        self.version = version
 
+    async def refresh(self, db: Database) -> bool:
+        """Reloads when an operator changed the directory (in any replica) since the last
+        load; one indexed ``max(id)`` otherwise. True if it reloaded."""
+        if await self._version(db) == self.version:
+            return False
+        await self.load(db)
+        log.info("unit directory reloaded", extra={"version": self.version})
+        return True
 
-def explain(decision: RoutingDecision) -> str:
-    steps = "; ".join(
-        f"{p.get('step')}: " + ", ".join(f"{k}={v}" for k, v in p.items() if k != "step")
-        for p in decision.path
-    )
-    return steps[:4000]
+    async def follow(self, db: Database, every: float) -> None:
+        """Keeps this replica's directory in step with the database, every ``every`` s."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.refresh(db)
+            except Exception:  # a database outage must not end the loop; the next try will do
+                log.warning("unit directory refresh failed", exc_info=True)
 
 
 def handlers(
@@ -74,7 +105,7 @@ def handlers(
         )
         now = datetime.now(UTC)
         lead = decision.lead_unit_id or ""
-        rule = f"{decision.outcome}:{decision.function or 'none'}@{decision.level or 'none'}"
+        rule = rule_of(decision)
         await session.execute(
             decisions.insert().values(
                 case_id=data.petition_id,
@@ -92,6 +123,25 @@ def handlers(
                 major=decision.major,
                 path=list(decision.path),
                 excluded=[list(x) for x in decision.excluded],
+                inputs={
+                    "region_code": data.region_code,
+                    "category": data.category or "other",
+                    "kind": data.kind,
+                    "accused_unit_id": data.accused_unit_id,
+                    "headcount": data.headcount,
+                },
+            )
+        )
+        await session.execute(
+            moves.insert().values(
+                case_id=data.petition_id,
+                revision=0,
+                cause="rules",
+                outcome=decision.outcome,
+                unit_id=lead,
+                actor="routing",
+                rule=rule,
+                at=now,
             )
         )
         event: CaseRouted | CaseDiverted
@@ -137,4 +187,56 @@ def handlers(
             ),
         )
 
-    return {PetitionSubmitted.TYPE: on_submitted}
+    async def on_objected(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
+        assert isinstance(data, CaseObjected)
+        row = (
+            await session.execute(select(decisions).where(decisions.c.case_id == data.case_id))
+        ).first()
+        if row is None:
+            raise NotReady("no routing decision for this case yet")
+        if row.revision != data.revision or row.unit_id != data.unit_id:
+            log.info(
+                "objection to an earlier decision ignored",
+                extra={"case_id": data.case_id, "revision": data.revision},
+            )
+            return  # the case moved meanwhile (an operator): that move stands
+        assert jurisdiction.directory is not None, "the directory loads before consuming"
+        objected = [*(row.objected_unit_ids or []), data.unit_id]
+        decision, cause = after_objection(
+            inputs=row.inputs,
+            objected=frozenset(objected),
+            transfers=row.transfers,
+            cap=settings.transfer_cap,
+            directory=jurisdiction.directory,
+            major=row.major,
+            notify_unit_ids=row.notify_unit_ids or (),
+        )
+        await move(
+            session,
+            topic=topic,
+            row=row,
+            decision=decision,
+            cause=cause,
+            reason=data.reason,
+            actor=data.unit_id,
+            at=datetime.now(UTC),
+            directory=jurisdiction.directory,
+            objected=objected,
+            objection_allowed=True,
+            correlation_id=envelope.correlationid,
+            causation_id=envelope.id,
+        )
+
+    async def on_status(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
+        assert isinstance(data, CaseStatusChanged)
+        await session.execute(
+            update(decisions)
+            .where(decisions.c.case_id == data.case_id)
+            .values(case_status=data.status)
+        )
+
+    return {
+        PetitionSubmitted.TYPE: on_submitted,
+        CaseObjected.TYPE: on_objected,
+        CaseStatusChanged.TYPE: on_status,
+    }

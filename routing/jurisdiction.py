@@ -568,6 +568,42 @@ def decide(
     )
 
 
+def to_bureau(
+    *,
+    region_code: str,
+    accused_unit_id: str | None,
+    directory: Directory,
+    why: str,
+    excluded_unit_ids: frozenset[str] = frozenset(),
+) -> RoutingDecision:
+    """The petition bureau of the handling region must name the lead unit itself: after the
+    transfer cap (anti 踢皮球), or when a case has nothing left to decide from. Never the
+    accused unit's bureau if the accusation is about that bureau (it is barred like any other
+    accused unit; the bureau above takes it)."""
+    run = _Run(directory, Rules.default(), frozenset(excluded_unit_ids))
+    place = _place(run, region_code)
+    if accused_unit_id:
+        _accused(run, accused_unit_id)
+    run.note("rule", rule="petition bureau", why=why)
+    lead = run.bureau(directory.chain(place.handling)) if place.handling else None
+    if lead is None:
+        run.note("outcome", outcome="triage", why="no unit can be named: manual placement")
+    else:
+        run.note("lead", unit=lead.id, outcome="triage")
+    return RoutingDecision(
+        outcome="triage",
+        lead_unit_id=lead.id if lead else None,
+        co_unit_ids=(),
+        function="petition_bureau",
+        level=lead.level if lead else "",
+        region_code=lead.region_code if lead else (place.region or str(region_code)),
+        major=False,
+        notify_unit_ids=(),
+        path=tuple(run.path),
+        excluded=tuple(run.excluded.items()),
+    )
+
+
 _NO_RULE = CategoryRule(lead=None, handling="triage")
 
 

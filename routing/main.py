@@ -30,7 +30,8 @@ def create_app() -> FastAPI:
         package="routing",
         routers=[router, cases_router, directory_admin.router, directory_api.router],
         handlers=handlers(settings, jurisdiction),
-        consumes=["intake"],
+        consumes=["intake", "tracking"],
+        background=[lambda db: jurisdiction.follow(db, settings.directory_refresh_seconds)],
         title="Xinfang routing",
     )
     app.state.jurisdiction = jurisdiction

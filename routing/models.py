@@ -11,7 +11,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
+    true,
 )
 
 from shared.db import UtcDateTime
@@ -38,6 +40,37 @@ decisions = Table(
     Column("major", Boolean, nullable=False, server_default=false()),
     Column("path", JSON),
     Column("excluded", JSON),
+    # What the rules read (kind, category, region, accused unit, head count): a re-routing
+    # after an objection decides again from the same facts
+    Column("inputs", JSON),
+    # Moves after the first decision; the current one's number (0: the first decision)
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("transfers", Integer, nullable=False, server_default="0"),
+    Column("objected_unit_ids", JSON),
+    Column("objection_allowed", Boolean, nullable=False, server_default=true()),
+    # The case's status as tracking last announced it (tracking.case.status_changed)
+    Column("case_status", String(30)),
+)
+
+# Every decision a case went through: the first one, then each move (objection, operator,
+# transfer cap), with who moved it and why
+moves = Table(
+    "routing_moves",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("case_id", String(36), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("cause", String(20), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("unit_id", String(100), nullable=False),
+    Column("previous_unit_id", String(100)),
+    Column("actor", String(200), nullable=False),
+    Column("reason", String(500)),
+    Column("rule", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    UniqueConstraint("case_id", "revision", name="uq_routing_moves_case_revision"),
 )
 
 

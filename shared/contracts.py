@@ -82,6 +82,25 @@ class CaseRouted(EventData):
     co_unit_ids: list[str] = []
     major: bool = False
     notify_unit_ids: list[str] = []
+    # Whether the lead unit may still object to jurisdiction (Art. 23): false once the petition
+    # bureau has named it after the transfer cap
+    objection_allowed: bool = True
+
+
+@event_type("routing.case.rerouted.v1", ROUTING)
+class CaseRerouted(CaseRouted):
+    """The case moved to another unit: after a unit's objection (Art. 23), by an operator's
+    hand, or to the petition bureau once the transfer cap is reached (anti 踢皮球)."""
+
+    # 1 for the first move, then 2, 3, ...; tracking applies each revision once, in order
+    revision: int
+    # Moves of this case so far, this one included
+    transfers: int
+    previous_unit_id: str | None = None
+    # "objection", "operator", or "transfer_cap"
+    cause: str
+    reason: str
+    actor: str
 
 
 @event_type("routing.case.diverted.v1", ROUTING)
@@ -136,3 +155,19 @@ class CaseAssigned(EventData):
     unit_id: str
     routed_at: datetime
     acceptance_due: date
+    # The last day the unit may object to jurisdiction (5 working days, Art. 23), if it may
+    objection_due: date | None = None
+
+
+@event_type("tracking.case.objected.v1", TRACKING)
+class CaseObjected(EventData):
+    """The handling unit says the case is not within its remit (Art. 23); routing re-routes
+    it, excluding every unit that objected, or hands it to the petition bureau."""
+
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    # The routing revision the unit objected to (0: the first decision)
+    revision: int
+    reason: str
+    objected_at: datetime

@@ -380,3 +380,26 @@ class _Resolver:
         common = frozenset.intersection(*(self.up(c) for c in top))
         region = self.directory.get(max(common)) if common else None  # the deepest has most digits
         return Resolution("ambiguous", region, regions, matched)
+
+
+def scope_prefix(code: str) -> str:
+    """The code prefix shared by every region inside ``code``: ``110000`` -> ``11``,
+    ``110100`` -> ``1101``, ``130110`` -> ``130110`` (a county's own trailing zero stays),
+    ``110107011000`` -> ``110107011``."""
+    code = code.strip()
+    if len(code) == 12:
+        code = code[:9] if code[9:] == "000" else code
+    if len(code) == 9:
+        code = code[:6] if code[6:] == "000" else code
+    if len(code) == 6:
+        if code[2:] == "0000":
+            return code[:2]
+        if code[4:] == "00":
+            return code[:4]
+    return code
+
+
+def within(region_code: str, scope: str | None) -> bool:
+    """Whether a region lies inside a scope (an operator's ``region_code`` claim); no scope
+    is the whole country."""
+    return not scope or region_code.startswith(scope_prefix(scope))

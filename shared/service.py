@@ -101,9 +101,11 @@ def create_service_app(
     consumes: Sequence[str] = (),
     title: str = "",
     on_start: Callable[[Database], Awaitable[object]] | None = None,
+    background: Sequence[Callable[[Database], Awaitable[None]]] = (),
 ) -> FastAPI:
     """``on_start`` runs once the database is migrated, before the service takes traffic
-    (routing seeds its unit directory there)."""
+    (routing seeds its unit directory there). ``background`` loops run beside the relay and
+    the consumer until shutdown (routing follows directory edits made by other replicas)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,6 +127,7 @@ def create_service_app(
         tasks = [asyncio.create_task(relay.run(), name=f"{name}-relay")]
         if consumer is not None:
             tasks.append(asyncio.create_task(consumer.run(), name=f"{name}-consumer"))
+        loops = [asyncio.create_task(loop(db), name=f"{name}-background") for loop in background]
         log.info(
             "service started",
             extra={"database": db.dialect, "broker": settings.kafka_bootstrap_servers},
@@ -133,6 +136,9 @@ def create_service_app(
             yield
         finally:
             # Drain: stop taking events; the relay publishes what is committed, then stops.
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
             if consumer is not None:
                 await consumer.stop()
             await relay.stop()

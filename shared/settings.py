@@ -62,8 +62,18 @@ class CommonSettings(BaseSettings):
     pii_old_keys: dict[str, SecretStr] = Field(default_factory=dict)
     hmac_key: SecretStr = SecretStr(DEV_HMAC_KEY)
 
-    # Deadlines
+    # Deadlines (PROCEDURE §5). The holiday calendar for years the chinese-calendar package
+    # does not know yet: a JSON file in the format of shared/data/holidays.json
     acceptance_days: int = Field(15, ge=1)
+    objection_working_days: int = Field(5, ge=1)
+    holidays_file: str | None = None
+
+    # Objections (Art. 23): after this many transfers of one case, the region's petition
+    # bureau names the lead unit itself and that choice is final (anti 踢皮球)
+    transfer_cap: int = Field(3, ge=1)
+
+    # Routing: how often each replica looks for directory edits made by another replica
+    directory_refresh_seconds: float = Field(10.0, gt=0)
 
     # Query-code lookups allowed per client and per tracking number, per minute
     query_code_rate_per_minute: int = Field(10, ge=1)

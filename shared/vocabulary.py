@@ -82,6 +82,9 @@ STATUSES = (
     "terminated",
 )
 
+# A case in these states is at a unit or waiting for one, not yet answered: routing may move it
+MOVABLE_STATUSES = ("received", "triage", "routed", "in_progress", "extended")
+
 
 def county_of(region_code: str) -> str:
     """The six-digit county-level code a 6, 9 or 12 digit region code lies in."""

@@ -1,28 +1,32 @@
 """How tracking follows the other services' events. Tracking owns the status: every change
-goes through :func:`transition`, which writes the timeline and announces the new status."""
+goes through :meth:`tracking.store.Writer.transition`, which writes the timeline and announces
+the new status."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import (
     CaseAssigned,
     CaseDiverted,
     CaseRegistered,
+    CaseRerouted,
     CaseRouted,
     CaseStatusChanged,
     PetitionCollectiveFlagged,
     PetitionSubmitted,
 )
-from shared.events import Envelope, EventData, new_envelope
-from shared.messaging import outbox
+from shared.events import Envelope, EventData
 from shared.messaging.consumer import Handler, NotReady
 from shared.settings import CommonSettings
-from tracking.clocks import due_after
-from tracking.models import cases, messaging, timeline
+from shared.vocabulary import MOVABLE_STATUSES
+from tracking.clocks import routed_clocks
+from tracking.models import cases
+from tracking.store import Writer
 
 REPEAT_NOTES = {
     "linked_duplicate": "same petitioner, same matter as open case {tn}: linked to it, no new "
@@ -35,68 +39,13 @@ REPEAT_NOTES = {
 def handlers(settings: CommonSettings) -> dict[str, Handler]:
     topic = settings.topic("tracking")
 
-    async def emit(session: AsyncSession, data: EventData, cause: Envelope, case_id: str) -> None:
-        envelope = new_envelope(
-            data, subject=case_id, correlation_id=cause.correlationid, causation_id=cause.id
-        )
-        await outbox.record(session, messaging, topic, envelope)
-
-    async def note(
-        session: AsyncSession,
-        case_id: str,
-        at: datetime,
-        status: str,
-        actor: str,
-        text: str,
-        public: bool = True,
-    ) -> None:
-        await session.execute(
-            timeline.insert().values(
-                case_id=case_id, at=at, status=status, actor=actor, note=text, public=public
-            )
-        )
-
-    async def transition(
-        session: AsyncSession,
-        cause: Envelope,
-        case_id: str,
-        number: str,
-        previous: str | None,
-        status: str,
-        at: datetime,
-        actor: str,
-        text: str,
-        unit_id: str | None = None,
-        **values: object,
-    ) -> None:
-        if unit_id:
-            values["unit_id"] = unit_id
-        await session.execute(
-            cases.update()
-            .where(cases.c.id == case_id)
-            .values(status=status, updated_at=datetime.now(UTC), **values)
-        )
-        await note(session, case_id, at, status, actor, text)
-        await emit(
-            session,
-            CaseStatusChanged(
-                case_id=case_id,
-                tracking_number=number,
-                status=status,
-                previous=previous,
-                unit_id=unit_id,
-                changed_at=at,
-            ),
-            cause,
-            case_id,
-        )
-
-    async def current(session: AsyncSession, case_id: str):  # type: ignore[no-untyped-def]
-        return (await session.execute(select(cases).where(cases.c.id == case_id))).first()
+    def writer(session: AsyncSession, envelope: Envelope) -> Writer:
+        return Writer(session, topic, envelope.correlationid, envelope.id)
 
     async def on_submitted(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
         assert isinstance(data, PetitionSubmitted)
-        if await current(session, data.petition_id):
+        w = writer(session, envelope)
+        if await w.case(data.petition_id):
             return
         now = datetime.now(UTC)
         await session.execute(
@@ -125,16 +74,14 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 updated_at=now,
             )
         )
-        await note(
-            session,
+        await w.note(
             data.petition_id,
             data.submitted_at,
             "received",
             "intake",
             f"petition received by {data.channel}",
         )
-        await emit(
-            session,
+        await w.emit(
             CaseRegistered(
                 case_id=data.petition_id,
                 tracking_number=data.tracking_number,
@@ -147,25 +94,20 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 identity_unclear=data.identity_unclear,
                 registered_at=now,
             ),
-            envelope,
             data.petition_id,
         )
-        await emit(
-            session,
+        await w.emit(
             CaseStatusChanged(
                 case_id=data.petition_id,
                 tracking_number=data.tracking_number,
                 status="received",
                 changed_at=data.submitted_at,
             ),
-            envelope,
             data.petition_id,
         )
         if data.repeat_outcome in REPEAT_NOTES:
             text = REPEAT_NOTES[data.repeat_outcome].format(tn=data.repeat_of_tracking_number)
-            await transition(
-                session,
-                envelope,
+            await w.transition(
                 data.petition_id,
                 data.tracking_number,
                 "received",
@@ -175,55 +117,56 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 text,
             )
 
-    async def on_routed(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
-        assert isinstance(data, CaseRouted)
-        case = await current(session, data.case_id)
-        if case is None:
-            raise NotReady("case not registered yet: waiting for intake.petition.submitted")
-        if case.status != "received":
-            return  # already routed, or concluded by intake: a redelivery or a stale decision
+    async def assign(w: Writer, case: Any, data: CaseRouted, text: str, revision: int) -> None:
+        """Puts the case at the unit routing named (a triage bureau, or a handling unit whose
+        clocks start now) and records why, publicly and internally."""
         unit = data.unit_name or data.unit_id
+        common: dict[str, object] = {
+            "routed_at": data.routed_at,
+            "routing_revision": revision,
+            "transfers": getattr(data, "transfers", 0),
+            "objection_allowed": data.objection_allowed,
+        }
         if data.outcome == "triage":  # the petition bureau must name the handling unit
-            await transition(
-                session,
-                envelope,
+            await w.transition(
                 data.case_id,
                 data.tracking_number,
-                "received",
+                case.status,
                 "triage",
                 data.routed_at,
                 "routing",
-                f"sent to {unit} to name the handling unit",
+                text.format(unit=unit),
                 unit_id=data.unit_id,
-                routed_at=data.routed_at,
+                acceptance_due=None,
+                objection_due=None,
+                **common,
             )
         else:
-            due = due_after(data.routed_at, settings.acceptance_days)
-            await transition(
-                session,
-                envelope,
+            clocks = routed_clocks(settings, data.routed_at)
+            objection_due = clocks.objection_due if data.objection_allowed else None
+            await w.transition(
                 data.case_id,
                 data.tracking_number,
-                "received",
+                case.status,
                 "routed",
                 data.routed_at,
                 "routing",
-                f"forwarded to {unit}",
+                text.format(unit=unit),
                 unit_id=data.unit_id,
-                routed_at=data.routed_at,
-                acceptance_due=due,
+                acceptance_due=clocks.acceptance_due,
+                objection_due=objection_due,
+                **common,
             )
-            await emit(
-                session,
+            await w.emit(
                 CaseAssigned(
                     case_id=data.case_id,
                     tracking_number=data.tracking_number,
                     status="routed",
                     unit_id=data.unit_id,
                     routed_at=data.routed_at,
-                    acceptance_due=due,
+                    acceptance_due=clocks.acceptance_due,
+                    objection_due=objection_due,
                 ),
-                envelope,
                 data.case_id,
             )
         internal = [f"routing rule {data.rule}: {data.explanation}"]
@@ -234,22 +177,77 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 "major or urgent matter; told: "
                 + (", ".join(data.notify_unit_ids) or "the petition bureau")
             )
-        for text in internal:
-            await note(
-                session, data.case_id, data.routed_at, data.outcome, "routing", text, public=False
+        for note in internal:
+            await w.note(data.case_id, data.routed_at, data.outcome, "routing", note, public=False)
+
+    async def on_routed(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
+        assert isinstance(data, CaseRouted)
+        w = writer(session, envelope)
+        case = await w.case(data.case_id)
+        if case is None:
+            raise NotReady("case not registered yet: waiting for intake.petition.submitted")
+        if case.status != "received" or case.unit_id:
+            return  # already routed, or concluded by intake: a redelivery or a stale decision
+        text = (
+            "sent to {unit} to name the handling unit"
+            if data.outcome == "triage"
+            else "forwarded to {unit}"
+        )
+        await assign(w, case, data, text, 0)
+
+    async def on_rerouted(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
+        assert isinstance(data, CaseRerouted)
+        w = writer(session, envelope)
+        case = await w.case(data.case_id)
+        if case is None:
+            raise NotReady("case not registered yet: waiting for intake.petition.submitted")
+        if data.revision <= case.routing_revision:
+            return  # applied already
+        unit = data.unit_name or data.unit_id
+        if case.status not in MOVABLE_STATUSES:
+            await session.execute(
+                update(cases)
+                .where(cases.c.id == data.case_id)
+                .values(routing_revision=data.revision)
             )
+            await w.note(
+                data.case_id,
+                data.routed_at,
+                case.status,
+                "routing",
+                f"routing moved the case to {unit}, but it is {case.status} already: not applied",
+                public=False,
+            )
+            return
+        text = {
+            "objection": "transferred to {unit}: the previous unit found it outside its remit",
+            "operator": "transferred to {unit} by the petition bureau",
+            "transfer_cap": f"moved {data.transfers - 1} times: "
+            + "{unit} now names the handling unit itself",
+        }.get(data.cause, "transferred to {unit}")
+        if data.outcome == "triage" and data.cause != "transfer_cap":
+            text = "sent to {unit} to name the handling unit"
+        await assign(w, case, data, text, data.revision)
+        await w.note(
+            data.case_id,
+            data.routed_at,
+            data.outcome,
+            data.actor,
+            f"moved ({data.cause}) from {data.previous_unit_id or 'no unit'} by {data.actor}: "
+            f"{data.reason}",
+            public=False,
+        )
 
     async def on_diverted(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
         assert isinstance(data, CaseDiverted)
-        case = await current(session, data.case_id)
+        w = writer(session, envelope)
+        case = await w.case(data.case_id)
         if case is None:
             raise NotReady("case not registered yet: waiting for intake.petition.submitted")
         if case.status != "received":
             return
         channel = data.legal_channel_name or "the legal channel that fits the matter"
-        await transition(
-            session,
-            envelope,
+        await w.transition(
             data.case_id,
             data.tracking_number,
             "received",
@@ -262,7 +260,8 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
 
     async def on_collective(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
         assert isinstance(data, PetitionCollectiveFlagged)
-        case = await current(session, data.petition_id)
+        w = writer(session, envelope)
+        case = await w.case(data.petition_id)
         if case is None:
             raise NotReady("case not registered yet: waiting for intake.petition.submitted")
         if case.collective_id == data.collective_id:
@@ -272,8 +271,7 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
             .where(cases.c.id == data.petition_id)
             .values(collective_id=data.collective_id, updated_at=datetime.now(UTC))
         )
-        await note(
-            session,
+        await w.note(
             data.petition_id,
             data.flagged_at,
             case.status,
@@ -286,6 +284,7 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
     return {
         PetitionSubmitted.TYPE: on_submitted,
         CaseRouted.TYPE: on_routed,
+        CaseRerouted.TYPE: on_rerouted,
         CaseDiverted.TYPE: on_diverted,
         PetitionCollectiveFlagged.TYPE: on_collective,
     }

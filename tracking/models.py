@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    true,
 )
 
 from shared.db import UtcDateTime
@@ -44,6 +45,13 @@ cases = Table(
     Column("registered_at", UtcDateTime(), nullable=False),
     Column("routed_at", UtcDateTime()),
     Column("acceptance_due", Date),
+    # Jurisdiction objection (Art. 23): the last day, and whether the unit may object at all
+    # (not once the petition bureau named it after the transfer cap)
+    Column("objection_due", Date),
+    Column("objection_allowed", Boolean, nullable=False, server_default=true()),
+    # The routing decision applied (0: the first) and how often the case has been moved
+    Column("routing_revision", Integer, nullable=False, server_default="0"),
+    Column("transfers", Integer, nullable=False, server_default="0"),
     Column("repeat_of", String(36)),
     Column("repeat_of_tracking_number", String(18)),
     Column("collective_id", String(36), index=True),

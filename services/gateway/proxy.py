@@ -169,6 +169,14 @@ _ROUTES: list[tuple[str, str, tuple[str, ...], str, str, dict[str, str]]] = [
         {},
     ),
     (
+        "/cases/{tracking_number}/reroute",
+        "routing",
+        ("POST",),
+        "routing",
+        "Name the handling unit by hand (operators, or the petition bureau holding the case)",
+        {},
+    ),
+    (
         "/cases/{tracking_number}/{action}",
         "tracking",
         ANY,

@@ -84,11 +84,15 @@ async def test_the_api_finds_shijingshan_and_its_units_by_function(routing) -> N
 
 
 async def test_operators_add_rename_and_retire_units_and_routing_follows(routing) -> None:  # type: ignore[no-untyped-def]
+    from routing.handlers import Jurisdiction
     from routing.jurisdiction import decide
     from shared.auth import mint_token
     from shared.settings import CommonSettings
 
     client, app = routing
+    replica = Jurisdiction()  # another routing process on the same database
+    await replica.load(app.state.db)
+    assert not await replica.refresh(app.state.db)
     op = {"Authorization": "Bearer " + mint_token(CommonSettings(), role="operator", sub="op-9")}
     clerk = {
         "Authorization": "Bearer "
@@ -135,6 +139,11 @@ async def test_operators_add_rename_and_retire_units_and_routing_follows(routing
         directory=app.state.jurisdiction.directory,
     )
     assert decision.lead_unit_id == new_id  # Art. 24: the successor handles it
+    # the other replica follows the edits on its next refresh, and only then reloads
+    assert await replica.refresh(app.state.db)
+    assert replica.directory.get("110107:hrss") is None
+    assert replica.directory.lineage("110107:hrss")[-1] == new_id
+    assert not await replica.refresh(app.state.db)
     history = (await client.get("/api/v1/units/110107:hrss/changes", headers=op)).json()
     assert [(c["action"], c["actor"], c["reason"]) for c in history["changes"]] == [
         ("retire", "op-9", "职能合并撤销")
