@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, event, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import bindparam, event, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared import metrics
 from shared.db import Database
 from shared.events import Envelope
+from shared.lease import Lease
 from shared.messaging import kafka
 from shared.messaging.tables import MessagingTables
 from shared.settings import CommonSettings
@@ -77,10 +77,7 @@ class OutboxRelay:
         self.service = service
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._lease_conn: AsyncConnection | None = None
-        self._lease_key = int.from_bytes(
-            hashlib.sha256(topic.encode()).digest()[:8], "big", signed=True
-        )
+        self._lease = Lease(db, topic)
         self._last_check = 0.0
         self._producer = None
         self.published = 0
@@ -116,7 +113,7 @@ class OutboxRelay:
                 await self._drop_producer()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
-        if self._lease_conn is not None or self.db.dialect != "postgresql":
+        if self._lease.held or self.db.dialect != "postgresql":
             with contextlib.suppress(Exception):  # last chance to publish what is committed
                 await asyncio.wait_for(self.publish_batch(), 5)
         await self.close()
@@ -135,41 +132,10 @@ class OutboxRelay:
     # -- lease: one publisher per service among replicas (advisory lock on PostgreSQL) --
 
     async def _hold_lease(self) -> bool:
-        if self.db.dialect != "postgresql":
-            return True  # SQLite is the single-process embedded default
-        if self._lease_conn is not None:
-            try:
-                await self._lease_conn.execute(text("SELECT 1"))
-                await self._lease_conn.commit()
-                return True
-            except Exception:
-                await self._release_lease()
-        conn = await self.db.engine.connect()
-        got = (
-            await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lease_key})
-        ).scalar()
-        await conn.commit()
-        if got:
-            self._lease_conn = conn
-            log.info("outbox lease acquired", extra={"topic": self.topic})
-            return True
-        await conn.close()
-        return False
+        return await self._lease.hold()
 
     async def _release_lease(self) -> None:
-        """Unlock before the connection goes back to the pool (a pooled session would keep
-        the lock); if that fails, discard the connection so its session, and lock, end."""
-        conn, self._lease_conn = self._lease_conn, None
-        if conn is None:
-            return
-        try:
-            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._lease_key})
-            await conn.commit()
-            await conn.close()
-        except Exception:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-                await conn.close()
+        await self._lease.release()
 
     # -- publishing --
 
