@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,10 +11,10 @@ from routing.models import decisions, moves
 from routing.moves import move, named_by_hand
 from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, Principal, require_role
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.logging import correlation_id
 from shared.regions import within
-from shared.vocabulary import MOVABLE_STATUSES
+from shared.vocabulary import CST, MOVABLE_STATUSES
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 cases_router = APIRouter(prefix="/api/v1", tags=["routing"])
@@ -61,6 +61,11 @@ class Reroute(BaseModel):
     unit_id: str = Field(min_length=3, max_length=100, description="the lead unit named")
     co_unit_ids: list[str] = Field(default_factory=list, max_length=10)
     reason: str = Field(min_length=4, max_length=500, description="shown to the units concerned")
+    report_due: date | None = Field(
+        None,
+        description="assign (交办) instead of forward: the day the unit must report back "
+        "(today or later, China Standard Time)",
+    )
 
 
 @cases_router.post(
@@ -95,6 +100,8 @@ async def reroute(
             extensions={"case_status": row.case_status or row.outcome},
         )
     state = request.app.state
+    if body.report_due is not None and body.report_due < datetime.now(UTC).astimezone(CST).date():
+        raise Invalid("report_due", "must be today or later (China Standard Time)")
     directory = state.jurisdiction.directory
     decision = named_by_hand(
         row=row,
@@ -119,6 +126,7 @@ async def reroute(
             objected=row.objected_unit_ids or [],
             objection_allowed=row.transfers + 1 <= cap,
             correlation_id=correlation_id.get() or row.case_id,
+            report_due=body.report_due,
         )
     fresh = await _decision(request, tracking_number)
     return await with_history(request, fresh)

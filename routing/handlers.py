@@ -174,6 +174,11 @@ def handlers(
                 co_unit_ids=list(decision.co_unit_ids),
                 major=decision.major,
                 notify_unit_ids=list(decision.notify_unit_ids),
+                review_chain=list(
+                    jurisdiction.directory.review_chain(lead)
+                    if decision.outcome == "routed"
+                    else ()
+                ),
             )
         await outbox.record(
             session,

@@ -221,6 +221,24 @@ class Directory:
             out.append(nxt)
         return tuple(out)
 
+    def review_chain(self, unit_id: str | None) -> tuple[str, ...]:
+        """Who reviews this unit's reply (Art. 35) and who re-reviews that (Art. 36): its
+        parent in the directory (the same function one level up, a township's county bureau),
+        then that one's parent; successors stand in for retired units; shorter at the top."""
+        chain: list[str] = []
+        current = unit_id
+        while current and len(chain) < 2:
+            unit = self.get(current)
+            parent = unit.parent_id if unit else None
+            if parent is None:
+                break
+            parent = self.lineage(parent)[-1]
+            if self.get(parent) is None:
+                break
+            chain.append(parent)
+            current = parent
+        return tuple(chain)
+
     def find(self, region: str, function: str) -> tuple[Unit, tuple[str, ...]] | None:
         """The unit in office for this function in this region (or the remit holder's), with
         the retired ids it replaces."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -178,6 +178,7 @@ async def move(
     objection_allowed: bool,
     correlation_id: str,
     causation_id: str | None = None,
+    report_due: date | None = None,
 ) -> CaseRerouted:
     """Writes the next revision of a case's decision, its history row and its event, in the
     caller's transaction. Raises ``Conflict`` if another move got there first."""
@@ -240,6 +241,8 @@ async def move(
         major=decision.major,
         notify_unit_ids=list(decision.notify_unit_ids),
         objection_allowed=objection_allowed and decision.outcome == "routed",
+        review_chain=list(directory.review_chain(lead) if decision.outcome == "routed" else ()),
+        report_due=report_due,
         revision=revision,
         transfers=transfers,
         previous_unit_id=row.unit_id or None,

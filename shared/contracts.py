@@ -85,6 +85,11 @@ class CaseRouted(EventData):
     # Whether the lead unit may still object to jurisdiction (Art. 23): false once the petition
     # bureau has named it after the transfer cap
     objection_allowed: bool = True
+    # The units that review the lead's reply and then re-review it (Art. 35, 36): the same
+    # function one level up, then one more; shorter when there is no level above
+    review_chain: list[str] = []
+    # Assigned (交办) with a report-back date set by the bureau, instead of forwarded (转送)
+    report_due: date | None = None
 
 
 @event_type("routing.case.rerouted.v1", ROUTING)
@@ -154,7 +159,8 @@ class CaseAssigned(EventData):
     status: str
     unit_id: str
     routed_at: datetime
-    acceptance_due: date
+    # None when the notice clock is waived (identity unclear)
+    acceptance_due: date | None = None
     # The last day the unit may object to jurisdiction (5 working days, Art. 23), if it may
     objection_due: date | None = None
 
@@ -171,3 +177,157 @@ class CaseObjected(EventData):
     revision: int
     reason: str
     objected_at: datetime
+
+
+@event_type("tracking.case.accepted.v1", TRACKING)
+class CaseAccepted(EventData):
+    """The handling unit accepted the case (受理): the handling clock runs."""
+
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    # "general" (60 days) or "simplified" (简易办理: reply in 10 working days)
+    track: str
+    accepted_at: datetime
+    acceptance_due: date | None = None
+    reply_due: date
+
+
+@event_type("tracking.case.extended.v1", TRACKING)
+class CaseExtended(EventData):
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    days: int
+    reason: str
+    extended_at: datetime
+    reply_due: date
+
+
+@event_type("tracking.case.replied.v1", TRACKING)
+class CaseReplied(EventData):
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    # "support", "explain" or "reject"
+    outcome: str
+    replied_at: datetime
+    accepted_at: datetime | None = None
+    reply_due: date | None = None
+    # The last day to ask for a review, and the unit that would review
+    review_request_due: date
+    review_unit_id: str | None = None
+
+
+@event_type("tracking.case.review_requested.v1", TRACKING)
+class ReviewRequested(EventData):
+    """The petitioner asked for a review (复查, stage ``review``) or a re-review (复核,
+    ``rereview``) of the answer they got."""
+
+    case_id: str
+    tracking_number: str
+    stage: str
+    unit_id: str
+    requested_at: datetime
+    decision_due: date
+
+
+@event_type("tracking.case.review_decided.v1", TRACKING)
+class ReviewDecided(EventData):
+    case_id: str
+    tracking_number: str
+    stage: str
+    unit_id: str
+    # "maintain", "change" or "rehandle"
+    decision: str
+    decided_at: datetime
+    decision_due: date | None = None
+    # The next step's deadline (a re-review request), none after a re-review (terminated)
+    request_due: date | None = None
+
+
+@event_type("tracking.clock.due_soon.v1", TRACKING)
+class ClockDueSoon(EventData):
+    case_id: str
+    tracking_number: str
+    # acceptance, objection, handling, review, rereview, report, supervision, ...
+    clock: str
+    unit_id: str | None = None
+    due: date
+    noticed_at: datetime
+
+
+@event_type("tracking.clock.overdue.v1", TRACKING)
+class ClockOverdue(EventData):
+    case_id: str
+    tracking_number: str
+    clock: str
+    unit_id: str | None = None
+    due: date
+    noticed_at: datetime
+
+
+@event_type("tracking.supervision.opened.v1", TRACKING)
+class SupervisionOpened(EventData):
+    """督办: the petition bureau supervises a unit on a case (Art. 38-40)."""
+
+    supervision_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    bureau_unit_id: str
+    # overdue, procedural_violation, passing_the_buck, false_report, not_carried_out
+    reason: str
+    level: int
+    opened_by: str
+    opened_at: datetime
+    response_due: date
+    escalated_from: str | None = None
+
+
+@event_type("tracking.supervision.responded.v1", TRACKING)
+class SupervisionResponded(EventData):
+    supervision_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    responded_at: datetime
+
+
+@event_type("tracking.supervision.closed.v1", TRACKING)
+class SupervisionClosed(EventData):
+    """The supervising bureau accepted the unit's response: the supervision is over."""
+
+    supervision_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    closed_by: str
+    closed_at: datetime
+
+
+@event_type("tracking.supervision.escalated.v1", TRACKING)
+class SupervisionEscalated(EventData):
+    """Unanswered supervision goes one level up (约谈, 通报, 挂牌督办)."""
+
+    supervision_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    escalated_to: str
+    level: int
+    escalated_at: datetime
+
+
+@event_type("tracking.notification.requested.v1", TRACKING)
+class NotificationRequested(EventData):
+    """A step the petitioner should hear about, for the app backend to deliver. Carries no
+    identity: ``recipient_ref`` is the petitioner's account subject (none for an anonymous or
+    staff-entered petition without an account: the query code is their way in)."""
+
+    case_id: str
+    tracking_number: str
+    template: str
+    recipient_ref: str | None = None
+    params: dict[str, str] = {}
+    requested_at: datetime

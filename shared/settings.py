@@ -66,7 +66,18 @@ class CommonSettings(BaseSettings):
     # does not know yet: a JSON file in the format of shared/data/holidays.json
     acceptance_days: int = Field(15, ge=1)
     objection_working_days: int = Field(5, ge=1)
+    handling_days: int = Field(60, ge=1)
+    extension_max_days: int = Field(30, ge=1)
+    simplified_accept_working_days: int = Field(3, ge=1)
+    simplified_reply_working_days: int = Field(10, ge=1)
+    review_request_days: int = Field(30, ge=1)
+    review_decision_days: int = Field(30, ge=1)
     holidays_file: str | None = None
+
+    # Supervision (督办, Art. 38-40): days the supervised unit has to respond; how often
+    # tracking's scheduler looks for clocks that crossed a threshold (one replica at a time)
+    supervision_response_days: int = Field(30, ge=1)
+    scheduler_interval_seconds: float = Field(60.0, gt=0)
 
     # Objections (Art. 23): after this many transfers of one case, the region's petition
     # bureau names the lead unit itself and that choice is final (anti 踢皮球)
@@ -84,10 +95,20 @@ class CommonSettings(BaseSettings):
     collective_window_days: int = Field(7, ge=1)
     collective_min_petitioners: int = Field(5, ge=2)
 
+    # Webhooks of agency systems (tracking): how often the worker looks for due deliveries
+    # and how many it sends at once, the timeout of one POST, the first retry delay (doubling
+    # up to the cap), and how long after the event a delivery is retried before it fails
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_batch_size: int = Field(50, ge=1)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_backoff_seconds: float = Field(10.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
+    webhook_retry_hours: float = Field(24.0, gt=0)
+
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> CommonSettings:
         """Every process verifies tokens, so the JWT secret is checked everywhere; the PII
-        and HMAC keys only where they are used (intake)."""
+        and HMAC keys only where they are used (intake; the PII key also in tracking)."""
         if self.env == "production" and not self.jwt_jwks_url:
             _strong("XINFANG_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET)
         return self
@@ -135,6 +156,8 @@ class ServiceSettings(CommonSettings):
         if self.service_name == "intake":
             _strong("XINFANG_PII_KEY", self.pii_key, DEV_PII_KEY)
             _strong("XINFANG_HMAC_KEY", self.hmac_key, DEV_HMAC_KEY)
+        if self.service_name == "tracking":  # it encrypts the webhook secrets with this key
+            _strong("XINFANG_PII_KEY", self.pii_key, DEV_PII_KEY)
         return self
 
     def database_url_or_default(self) -> str:

@@ -23,8 +23,8 @@ from shared.contracts import (
 from shared.events import Envelope, EventData
 from shared.messaging.consumer import Handler, NotReady
 from shared.settings import CommonSettings
-from shared.vocabulary import MOVABLE_STATUSES
-from tracking.clocks import routed_clocks
+from shared.vocabulary import CST, MOVABLE_STATUSES
+from tracking.clocks import calendar_of
 from tracking.models import cases
 from tracking.store import Writer
 
@@ -39,8 +39,10 @@ REPEAT_NOTES = {
 def handlers(settings: CommonSettings) -> dict[str, Handler]:
     topic = settings.topic("tracking")
 
+    calendar = calendar_of(settings)
+
     def writer(session: AsyncSession, envelope: Envelope) -> Writer:
-        return Writer(session, topic, envelope.correlationid, envelope.id)
+        return Writer(session, topic, envelope.correlationid, envelope.id, calendar)
 
     async def on_submitted(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
         assert isinstance(data, PetitionSubmitted)
@@ -121,19 +123,33 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
         """Puts the case at the unit routing named (a triage bureau, or a handling unit whose
         clocks start now) and records why, publicly and internally."""
         unit = data.unit_name or data.unit_id
+        at = data.routed_at
         common: dict[str, object] = {
-            "routed_at": data.routed_at,
+            "routed_at": at,
             "routing_revision": revision,
             "transfers": getattr(data, "transfers", 0),
             "objection_allowed": data.objection_allowed,
+            "co_unit_ids": list(data.co_unit_ids),
+            "review_chain": list(data.review_chain),
+            "report_due": data.report_due,
+            "reported_at": None,
+            # a new unit handles it from the start: acceptance, track, reply deadline
+            "track": None,
+            "accepted_at": None,
+            "reply_due": None,
+            "extension_days": None,
+            "extension_reason": None,
+            "extension_approved_by": None,
         }
+        for kind in ("acceptance", "objection", "report", "handling"):
+            await w.stop_clock(data.case_id, kind, at, met=None)  # the former unit's clocks
         if data.outcome == "triage":  # the petition bureau must name the handling unit
             await w.transition(
                 data.case_id,
                 data.tracking_number,
                 case.status,
                 "triage",
-                data.routed_at,
+                at,
                 "routing",
                 text.format(unit=unit),
                 unit_id=data.unit_id,
@@ -142,18 +158,47 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 **common,
             )
         else:
-            clocks = routed_clocks(settings, data.routed_at)
-            objection_due = clocks.objection_due if data.objection_allowed else None
+            acceptance_due = None
+            if not case.identity_unclear:  # no notice can reach an unclear petitioner
+                acceptance_due = await w.start_clock(
+                    data.case_id,
+                    "acceptance",
+                    at,
+                    settings.acceptance_days,
+                    basis="acceptance notice: 15 days from receipt by the unit (Art. 23)",
+                    unit_id=data.unit_id,
+                )
+            objection_due = None
+            if data.objection_allowed:
+                objection_due = await w.start_clock(
+                    data.case_id,
+                    "objection",
+                    at,
+                    settings.objection_working_days,
+                    unit="working",
+                    basis="jurisdiction objection: 5 working days from receipt (Art. 23)",
+                    unit_id=data.unit_id,
+                )
+            if data.report_due:
+                days = (data.report_due - at.astimezone(CST).date()).days
+                await w.start_clock(
+                    data.case_id,
+                    "report",
+                    at,
+                    max(days, 0),
+                    basis="report-back date set by the assigning bureau (交办)",
+                    unit_id=data.unit_id,
+                )
             await w.transition(
                 data.case_id,
                 data.tracking_number,
                 case.status,
                 "routed",
-                data.routed_at,
+                at,
                 "routing",
                 text.format(unit=unit),
                 unit_id=data.unit_id,
-                acceptance_due=clocks.acceptance_due,
+                acceptance_due=acceptance_due,
                 objection_due=objection_due,
                 **common,
             )
@@ -163,8 +208,8 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                     tracking_number=data.tracking_number,
                     status="routed",
                     unit_id=data.unit_id,
-                    routed_at=data.routed_at,
-                    acceptance_due=clocks.acceptance_due,
+                    routed_at=at,
+                    acceptance_due=acceptance_due,
                     objection_due=objection_due,
                 ),
                 data.case_id,
@@ -178,7 +223,7 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 + (", ".join(data.notify_unit_ids) or "the petition bureau")
             )
         for note in internal:
-            await w.note(data.case_id, data.routed_at, data.outcome, "routing", note, public=False)
+            await w.note(data.case_id, at, data.outcome, "routing", note, public=False)
 
     async def on_routed(session: AsyncSession, envelope: Envelope, data: EventData) -> None:
         assert isinstance(data, CaseRouted)

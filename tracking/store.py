@@ -3,26 +3,134 @@ writes the timeline and announces the new status in the same transaction (outbox
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts import CaseStatusChanged
+from shared.calendar import Unit, WorkCalendar
+from shared.contracts import CaseStatusChanged, NotificationRequested
 from shared.events import EventData, new_envelope
 from shared.messaging import outbox
-from tracking.models import cases, messaging, timeline
+from shared.vocabulary import CST
+from tracking import webhooks
+from tracking.models import cases, clocks, messaging, timeline
+
+# Steps the petitioner hears about (tracking.notification.requested.v1, template case.<status>)
+NOTIFY = (
+    "routed",
+    "diverted",
+    "linked_duplicate",
+    "not_reaccepted",
+    "not_accepted",
+    "in_progress",
+    "extended",
+    "replied",
+    "withdrawn",
+    "under_review",
+    "review_replied",
+    "under_rereview",
+    "closed",
+    "terminated",
+)
+DUE_SOON_SHARE = 0.8
+
+
+def cst_date(moment: datetime | date) -> date:
+    return moment.astimezone(CST).date() if isinstance(moment, datetime) else moment
+
+
+def due_soon_on(start: date, due: date, share: float = DUE_SOON_SHARE) -> date:
+    """The day a clock has used ``share`` of its time (never before the day after start)."""
+    span = (due - start).days
+    return start + timedelta(days=max(1, math.ceil(span * share))) if span > 0 else due
 
 
 class Writer:
     """Writes for one cause: an event consumed, or a request (its correlation id)."""
 
     def __init__(
-        self, session: AsyncSession, topic: str, correlation_id: str, causation_id: str | None
+        self,
+        session: AsyncSession,
+        topic: str,
+        correlation_id: str,
+        causation_id: str | None,
+        calendar: WorkCalendar | None = None,
     ) -> None:
         self.session, self.topic = session, topic
         self.correlation_id, self.causation_id = correlation_id, causation_id
+        self.calendar = calendar or WorkCalendar()
+
+    async def start_clock(
+        self,
+        case_id: str,
+        kind: str,
+        start: datetime | date,
+        days: int,
+        *,
+        unit: Unit = "calendar",
+        basis: str,
+        unit_id: str | None = None,
+        supervision_id: str | None = None,
+    ) -> date:
+        """Starts a deadline (PROCEDURE §5 counting) and returns its last day. A clock of the
+        same kind still running for the case is stopped first (a case moved to a new unit);
+        a supervision clock replaces only its own supervision's (several may run at once)."""
+        await self.stop_clock(case_id, kind, start, met=None, supervision_id=supervision_id)
+        first = cst_date(start)
+        result = self.calendar.due(first, days, unit)
+        soon = due_soon_on(first, result.date)
+        await self.session.execute(
+            clocks.insert().values(
+                case_id=case_id,
+                kind=kind,
+                unit_id=unit_id,
+                started_on=first,
+                due=result.date,
+                due_soon_on=soon,
+                state="on_time",
+                provisional=result.provisional,
+                basis=basis[:200],
+                next_check=soon,
+                supervision_id=supervision_id,
+            )
+        )
+        return result.date
+
+    async def stop_clock(
+        self,
+        case_id: str,
+        kind: str,
+        at: datetime | date,
+        *,
+        met: bool | None = True,
+        supervision_id: str | None = None,
+    ) -> None:
+        """Stops the running clocks of a kind: ``met`` says whether the step was done in time
+        (computed from the day when True; None for a clock that just no longer applies)."""
+        day = cst_date(at)
+        q = update(clocks).where(
+            clocks.c.case_id == case_id, clocks.c.kind == kind, clocks.c.stopped_at.is_(None)
+        )
+        if supervision_id is not None:
+            q = q.where(clocks.c.supervision_id == supervision_id)
+        stamp = at if isinstance(at, datetime) else datetime.now(UTC)
+        values: dict[str, Any] = {"stopped_at": stamp, "next_check": None}
+        if met is None:
+            values["met"] = None
+        else:
+            values["met"] = clocks.c.due >= literal(day)
+        await self.session.execute(q.values(**values))
+
+    async def stop_all_clocks(self, case_id: str, at: datetime) -> None:
+        """A concluded case (withdrawn, not accepted, closed, ...): nothing runs any more."""
+        await self.session.execute(
+            update(clocks)
+            .where(clocks.c.case_id == case_id, clocks.c.stopped_at.is_(None))
+            .values(stopped_at=at, next_check=None, met=None)
+        )
 
     async def case(self, case_id: str) -> Any:
         return (await self.session.execute(select(cases).where(cases.c.id == case_id))).first()
@@ -35,6 +143,7 @@ class Writer:
             causation_id=self.causation_id,
         )
         await outbox.record(self.session, messaging, self.topic, envelope)
+        await webhooks.fan_out(self.session, envelope)  # the unit's webhooks, same transaction
 
     async def note(
         self,
@@ -82,3 +191,18 @@ class Writer:
             ),
             case_id,
         )
+        if status in NOTIFY:
+            owner = (
+                await self.session.execute(select(cases.c.owner_ref).where(cases.c.id == case_id))
+            ).scalar()
+            await self.emit(
+                NotificationRequested(
+                    case_id=case_id,
+                    tracking_number=number,
+                    template=f"case.{status}",
+                    recipient_ref=owner,
+                    params={"status": status, "text": text[:500]},
+                    requested_at=at,
+                ),
+                case_id,
+            )

@@ -45,7 +45,12 @@ def suite(bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory) -> I
         base_port=free_port_block(5),
         bootstrap_servers=bootstrap_servers,
         database_urls=urls,
-        extra_env={"XINFANG_TOPIC_PREFIX": prefix, "XINFANG_ENV": "test"},
+        extra_env={
+            "XINFANG_TOPIC_PREFIX": prefix,
+            "XINFANG_ENV": "test",
+            # tracking's clock scheduler scans often, so a clock moved into the past is seen
+            "XINFANG_SCHEDULER_INTERVAL_SECONDS": "0.5",
+        },
     )
     try:
         s.start_services()

@@ -138,7 +138,7 @@ def test_an_address_alone_is_resolved_and_an_ambiguous_one_lists_candidates() ->
 
 
 def test_an_accusations_reporter_is_shown_only_to_the_reporter_and_the_discipline_organ() -> None:
-    from tracking.api import shows_reporter
+    from tracking.views import shows_reporter
 
     accusation = SimpleNamespace(kind="accusation", anonymous=False)
     grievance = SimpleNamespace(kind="grievance", anonymous=False)

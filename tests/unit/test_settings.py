@@ -46,7 +46,7 @@ def test_production_service_needs_its_own_database(monkeypatch: pytest.MonkeyPat
     assert service_settings("routing").database_url.endswith("/routing")
 
 
-def test_only_intake_needs_the_pii_and_hmac_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_intake_needs_the_pii_and_hmac_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XINFANG_ENV", "production")
     monkeypatch.setenv("XINFANG_JWT_SECRET", STRONG)
     monkeypatch.setenv("XINFANG_INTAKE_DATABASE_URL", "postgresql+asyncpg://u:p@db/intake")
