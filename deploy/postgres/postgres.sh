@@ -136,6 +136,9 @@ BEGIN
     END IF;
 END
 \$\$;
+-- Tests drop their scratch databases WITH (FORCE); an autovacuum worker busy on a freshly
+-- seeded one runs as the superuser, and ending it needs this (development and CI only)
+GRANT pg_signal_backend TO $APP_ROLE;
 SQL
     local db
     for db in "${DATABASES[@]}"; do
