@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from routing.directory import Unit
 from routing.jurisdiction import Directory, decide
 from routing.models import decisions, messaging, moves, unit_changes, units
-from routing.moves import after_objection, explain, move, rule_of
+from routing.moves import after_objection, decision_values, explain, move, routed_fields, rule_of
 from shared.contracts import (
     CaseDiverted,
     CaseObjected,
@@ -110,19 +110,7 @@ def handlers(
             decisions.insert().values(
                 case_id=data.petition_id,
                 tracking_number=data.tracking_number,
-                unit_id=lead,
-                function=decision.function,
-                region_code=decision.region_code,
-                level=decision.level,
-                rule=rule,
-                explanation=explain(decision),
-                decided_at=now,
-                outcome=decision.outcome,
-                co_unit_ids=list(decision.co_unit_ids),
-                notify_unit_ids=list(decision.notify_unit_ids),
-                major=decision.major,
-                path=list(decision.path),
-                excluded=[list(x) for x in decision.excluded],
+                **decision_values(decision, now),
                 inputs={
                     "region_code": data.region_code,
                     "category": data.category or "other",
@@ -158,27 +146,14 @@ def handlers(
                 diverted_at=now,
             )
         else:
-            unit = jurisdiction.directory.get(lead)
             event = CaseRouted(
-                case_id=data.petition_id,
-                tracking_number=data.tracking_number,
-                unit_id=lead,
-                unit_name=unit.name if unit else None,
-                function=decision.function,
-                region_code=decision.region_code,
-                level=decision.level,
-                rule=rule,
-                explanation=explain(decision),
-                routed_at=now,
-                outcome=decision.outcome,
-                co_unit_ids=list(decision.co_unit_ids),
-                major=decision.major,
-                notify_unit_ids=list(decision.notify_unit_ids),
-                review_chain=list(
-                    jurisdiction.directory.review_chain(lead)
-                    if decision.outcome == "routed"
-                    else ()
-                ),
+                **routed_fields(
+                    decision,
+                    jurisdiction.directory,
+                    case_id=data.petition_id,
+                    tracking_number=data.tracking_number,
+                    at=now,
+                )
             )
         await outbox.record(
             session,

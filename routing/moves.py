@@ -45,6 +45,57 @@ def explain(decision: RoutingDecision) -> str:
     return steps[:4000]
 
 
+def decision_values(decision: RoutingDecision, at: datetime) -> dict[str, Any]:
+    """A decision as the columns of ``routing_decisions`` hold it."""
+    return {
+        "unit_id": decision.lead_unit_id or "",
+        "function": decision.function,
+        "region_code": decision.region_code,
+        "level": decision.level,
+        "rule": rule_of(decision),
+        "explanation": explain(decision),
+        "decided_at": at,
+        "outcome": decision.outcome,
+        "co_unit_ids": list(decision.co_unit_ids),
+        "notify_unit_ids": list(decision.notify_unit_ids),
+        "major": decision.major,
+        "path": list(decision.path),
+        "excluded": [list(x) for x in decision.excluded],
+    }
+
+
+def routed_fields(
+    decision: RoutingDecision,
+    directory: Directory,
+    *,
+    case_id: str,
+    tracking_number: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """What ``routing.case.routed.v1`` (and ``rerouted``) says of a decision: the unit, the
+    rule path, the co-handlers and who reviews the lead's reply."""
+    lead = decision.lead_unit_id or ""
+    unit = directory.get(lead)
+    routed = decision.outcome == "routed"
+    return {
+        "case_id": case_id,
+        "tracking_number": tracking_number,
+        "unit_id": lead,
+        "unit_name": unit.name if unit else None,
+        "function": decision.function,
+        "region_code": decision.region_code,
+        "level": decision.level,
+        "rule": rule_of(decision),
+        "explanation": explain(decision),
+        "routed_at": at,
+        "outcome": decision.outcome,
+        "co_unit_ids": list(decision.co_unit_ids),
+        "major": decision.major,
+        "notify_unit_ids": list(decision.notify_unit_ids),
+        "review_chain": list(directory.review_chain(lead) if routed else ()),
+    }
+
+
 def after_objection(
     *,
     inputs: dict[str, Any] | None,
@@ -189,19 +240,7 @@ async def move(
         update(decisions)
         .where(decisions.c.case_id == row.case_id, decisions.c.revision == row.revision)
         .values(
-            unit_id=lead,
-            function=decision.function,
-            region_code=decision.region_code,
-            level=decision.level,
-            rule=rule,
-            explanation=explain(decision),
-            decided_at=at,
-            outcome=decision.outcome,
-            co_unit_ids=list(decision.co_unit_ids),
-            notify_unit_ids=list(decision.notify_unit_ids),
-            major=decision.major,
-            path=list(decision.path),
-            excluded=[list(x) for x in decision.excluded],
+            **decision_values(decision, at),
             revision=revision,
             transfers=transfers,
             objected_unit_ids=list(objected),
@@ -224,24 +263,11 @@ async def move(
             at=at,
         )
     )
-    unit = directory.get(lead)
     event = CaseRerouted(
-        case_id=row.case_id,
-        tracking_number=row.tracking_number,
-        unit_id=lead,
-        unit_name=unit.name if unit else None,
-        function=decision.function,
-        region_code=decision.region_code,
-        level=decision.level,
-        rule=rule,
-        explanation=explain(decision),
-        routed_at=at,
-        outcome=decision.outcome,
-        co_unit_ids=list(decision.co_unit_ids),
-        major=decision.major,
-        notify_unit_ids=list(decision.notify_unit_ids),
+        **routed_fields(
+            decision, directory, case_id=row.case_id, tracking_number=row.tracking_number, at=at
+        ),
         objection_allowed=objection_allowed and decision.outcome == "routed",
-        review_chain=list(directory.review_chain(lead) if decision.outcome == "routed" else ()),
         report_due=report_due,
         revision=revision,
         transfers=transfers,

@@ -14,27 +14,12 @@ from shared.calendar import Unit, WorkCalendar
 from shared.contracts import CaseStatusChanged, NotificationRequested
 from shared.events import EventData, new_envelope
 from shared.messaging import outbox
-from shared.vocabulary import CST
+from shared.vocabulary import CST, STATUSES
 from tracking import webhooks
 from tracking.models import cases, clocks, messaging, timeline
 
 # Steps the petitioner hears about (tracking.notification.requested.v1, template case.<status>)
-NOTIFY = (
-    "routed",
-    "diverted",
-    "linked_duplicate",
-    "not_reaccepted",
-    "not_accepted",
-    "in_progress",
-    "extended",
-    "replied",
-    "withdrawn",
-    "under_review",
-    "review_replied",
-    "under_rereview",
-    "closed",
-    "terminated",
-)
+NOTIFY = tuple(s for s in STATUSES if s not in ("received", "triage"))
 DUE_SOON_SHARE = 0.8
 
 
