@@ -56,7 +56,7 @@ def _defaults() -> CommonSettings:
 
 def _consumers() -> dict[str, Callable[[CommonSettings], Mapping[str, Any]]]:
     """The consuming services and their handler factories."""
-    from evaluation.handlers import handlers as evaluation_handlers
+    from evaluation.handlers import consumed as evaluation_handlers
     from intake.handlers import handlers as intake_handlers
     from routing.handlers import handlers as routing_handlers
     from tracking.handlers import handlers as tracking_handlers

@@ -1,5 +1,5 @@
 """The ``xinfang`` command: run the suite, serve one process, mint dev tokens, migrate,
-create topics, replay dead letters, prune the outbox."""
+create topics, replay dead letters, prune the outbox, rebuild evaluation's analytics."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from shared.settings import SERVICES, CommonSettings
@@ -181,6 +182,38 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluation(args: argparse.Namespace) -> int:
+    from evaluation.rebuild import EvaluationRunning, describe, rebuild
+    from shared.db import Database
+    from shared.migrations import upgrade
+    from shared.settings import service_settings
+
+    if not args.yes:
+        print(
+            "xinfang evaluation rebuild empties evaluation's read models (case reads, "
+            "scorecards) and replays the topics into them. Stop evaluation first, then run "
+            "it again with --yes.",
+            file=sys.stderr,
+        )
+        return 2
+    settings = service_settings("evaluation")
+
+    async def run() -> int:
+        db = Database(settings.database_url_or_default())
+        try:
+            await upgrade(db, "evaluation")
+            report = await rebuild(db, settings, since=args.since, until=args.until)
+        except EvaluationRunning as exc:
+            print(f"xinfang evaluation rebuild: {exc}; stop it first", file=sys.stderr)
+            return 1
+        finally:
+            await db.dispose()
+        print(describe(report))
+        return 0 if report.outcomes["failed"] == 0 else 1
+
+    return asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xinfang", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -242,6 +275,20 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("service", choices=SERVICES)
     out.add_argument("--retention-days", type=int, required=True)
     out.set_defaults(func=cmd_outbox)
+
+    ev = sub.add_parser("evaluation", help="operator commands on evaluation's analytics")
+    ev.add_argument("action", choices=["rebuild"])
+    ev.add_argument(
+        "--from",
+        dest="since",
+        type=date.fromisoformat,
+        help="replay only events of this day (China time) and later",
+    )
+    ev.add_argument(
+        "--to", dest="until", type=date.fromisoformat, help="replay only events until this day"
+    )
+    ev.add_argument("--yes", action="store_true", help="evaluation is stopped: go ahead")
+    ev.set_defaults(func=cmd_evaluation)
     return p
 
 

@@ -331,3 +331,115 @@ class NotificationRequested(EventData):
     recipient_ref: str | None = None
     params: dict[str, str] = {}
     requested_at: datetime
+
+
+@event_type("evaluation.rating.recorded.v1", EVALUATION)
+class RatingRecorded(EventData):
+    """The petitioner rated a case at one moment (PROCEDURE §8): ``acceptance`` (after the
+    acceptance notice: was it accepted properly) or ``reply`` (was it solved). ``changed``
+    when they changed their rating within the hours allowed. Carries no comment text."""
+
+    rating_id: str
+    case_id: str
+    tracking_number: str
+    moment: str
+    # satisfied, basically_satisfied or dissatisfied
+    level: str
+    unit_id: str | None = None
+    region_code: str
+    rated_at: datetime
+    changed: bool = False
+    previous_level: str | None = None
+    has_comment: bool = False
+    # "owner" (account) or "query_code"
+    rated_by: str
+
+
+@event_type("evaluation.rating.not_rated.v1", EVALUATION)
+class RatingNotRated(EventData):
+    """The window of a moment closed without a rating: stored as not rated, never satisfied."""
+
+    rating_id: str
+    case_id: str
+    tracking_number: str
+    moment: str
+    unit_id: str | None = None
+    region_code: str
+    window_opened_at: datetime
+    window_closes: date
+    recorded_at: datetime
+
+
+@event_type("evaluation.callback.opened.v1", EVALUATION)
+class CallbackOpened(EventData):
+    """A dissatisfied rating: the handling unit must call the petitioner back by ``due``.
+    It does not open a review (the petitioner asks for one separately)."""
+
+    callback_id: str
+    rating_id: str
+    case_id: str
+    tracking_number: str
+    moment: str
+    unit_id: str
+    region_code: str
+    opened_at: datetime
+    due: date
+
+
+@event_type("evaluation.callback.overdue.v1", EVALUATION)
+class CallbackOverdue(EventData):
+    callback_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    due: date
+    noticed_at: datetime
+
+
+@event_type("evaluation.callback.done.v1", EVALUATION)
+class CallbackDone(EventData):
+    """The unit called the petitioner back (what it did stays in evaluation, not the event)."""
+
+    callback_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    done_at: datetime
+    due: date
+    on_time: bool
+    done_by: str
+
+
+@event_type("evaluation.callback.cancelled.v1", EVALUATION)
+class CallbackCancelled(EventData):
+    """The petitioner changed a dissatisfied rating within the hours allowed: no call-back."""
+
+    callback_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    cancelled_at: datetime
+
+
+@event_type("evaluation.warning.raised.v1", EVALUATION)
+class WarningRaised(EventData):
+    """Early warning (形势预警): the petitions of a category in a region on ``day`` exceed that
+    region's own baseline, the ``baseline_days`` days before it, by the configured margin
+    (``z_score`` >= ``threshold``, at least ``min_count`` petitions). Once per region,
+    category and day; keyed by the region code."""
+
+    warning_id: str
+    # 000000 for the whole country, else the 6-digit province, prefecture or county code
+    region_code: str
+    region_level: str
+    # None: petitions without a category
+    category: str | None = None
+    day: date
+    count: int
+    baseline_days: int
+    baseline_mean: float
+    baseline_sd: float
+    z_score: float
+    threshold: float
+    min_count: int
+    raised_at: datetime

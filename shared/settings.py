@@ -89,11 +89,30 @@ class CommonSettings(BaseSettings):
     # Query-code lookups allowed per client and per tracking number, per minute
     query_code_rate_per_minute: int = Field(10, ge=1)
 
+    # Satisfaction (PROCEDURE §8): days to rate after each moment (acceptance notice, reply),
+    # hours after a rating during which it may be changed, and the days the handling unit has
+    # to call a dissatisfied petitioner back
+    rating_window_days: int = Field(30, ge=1)
+    rating_change_hours: float = Field(24.0, gt=0)
+    callback_days: int = Field(7, ge=1)
+
     # Repeats and collective petitions (intake): character-trigram Jaccard similarity
     repeat_similarity: float = Field(0.6, gt=0, le=1)
     collective_similarity: float = Field(0.5, gt=0, le=1)
     collective_window_days: int = Field(7, ge=1)
     collective_min_petitioners: int = Field(5, ge=2)
+
+    # Analytics (evaluation): a case open longer than backlog_days (or petitioned again) is a
+    # backlog case (积案); how often evaluation looks for open cases crossing that line (one
+    # replica at a time). Early warning: a category's petitions today in a region against
+    # the previous warning_baseline_days days there (z-score, the standard deviation floored
+    # at warning_min_sd), raised from warning_z_score and at least warning_min_count petitions
+    backlog_days: int = Field(90, ge=1)
+    analytics_sweep_seconds: float = Field(600.0, gt=0)
+    warning_baseline_days: int = Field(28, ge=2)
+    warning_z_score: float = Field(3.0, gt=0)
+    warning_min_count: int = Field(5, ge=1)
+    warning_min_sd: float = Field(1.0, gt=0)
 
     # Webhooks of agency systems (tracking): how often the worker looks for due deliveries
     # and how many it sends at once, the timeout of one POST, the first retry delay (doubling

@@ -29,7 +29,13 @@ ANY = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Request headers passed on as they came; X-Request-ID / X-Correlation-ID come from context.
 FORWARD_REQUEST = ("authorization", "idempotency-key", "content-type", "accept")
 # Upstream response headers passed back besides Content-Type.
-FORWARD_RESPONSE = ("location", "retry-after", "idempotent-replayed", "www-authenticate")
+FORWARD_RESPONSE = (
+    "location",
+    "retry-after",
+    "idempotent-replayed",
+    "www-authenticate",
+    "content-disposition",  # a CSV export's file name
+)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -113,6 +119,15 @@ _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 _QUERY_CODE = {"query_code": "the case's query code, instead of a bearer token"}
 _PAGE = {"limit": "page size (1-200, default 50)", "cursor": "next_cursor of the last page"}
 _JSON = {"application/json": {"schema": {"type": "object"}}}
+_ANALYTICS = {
+    "region": "region code, 6 digits (000000: the country); default the token's region",
+    "unit": "unit id (scorecards, trends); a unit token sees its own only",
+    "category": "category code",
+    "from": "first day (YYYY-MM-DD, China time)",
+    "to": "last day, default today",
+    "granularity": "day, week or month (situation, trends)",
+    "breakdown": "none, children or units (scorecards)",
+}
 
 
 def _doc(path: str, method: str, query: dict[str, str], body: bool) -> dict[str, Any]:
@@ -161,6 +176,22 @@ _ROUTES: list[tuple[str, str, tuple[str, ...], str, str, dict[str, str]]] = [
     ),
     ("/units/{unit_id}/cases", "tracking", ("GET",), "cases", "A unit's inbox", _PAGE),
     (
+        "/units/{unit_id}/callbacks",
+        "evaluation",
+        ("GET",),
+        "ratings",
+        "A unit's call-back tasks opened by dissatisfied ratings, soonest due first",
+        {**_PAGE, "status": "open, overdue, done or cancelled (repeat for several)"},
+    ),
+    (
+        "/callbacks/{path:path}",
+        "evaluation",
+        ("GET", "POST"),
+        "ratings",
+        "One call-back task; POST .../done records what the unit did",
+        {},
+    ),
+    (
         "/cases/{tracking_number}/routing",
         "routing",
         ("GET",),
@@ -177,11 +208,19 @@ _ROUTES: list[tuple[str, str, tuple[str, ...], str, str, dict[str, str]]] = [
         {},
     ),
     (
+        "/cases/{tracking_number}/rating",
+        "evaluation",
+        ("GET", "POST"),
+        "ratings",
+        "Satisfaction ratings of a case: read both moments, or rate one (the petitioner)",
+        _QUERY_CODE,
+    ),
+    (
         "/cases/{tracking_number}/{action}",
         "tracking",
         ANY,
         "cases",
-        "Act on a case (accept, object, extend, reply, rating, review-requests, ...)",
+        "Act on a case (accept, object, extend, reply, review-requests, ...)",
         {},
     ),
     (
@@ -256,7 +295,15 @@ _ROUTES: list[tuple[str, str, tuple[str, ...], str, str, dict[str, str]]] = [
     ),
     ("/regions/{path:path}", "routing", ("GET",), "directory", "Regions of the directory", {}),
     ("/routing/{path:path}", "routing", ANY, "routing", "Routing decisions and rules", {}),
-    ("/analytics/{path:path}", "evaluation", ANY, "analytics", "Scorecards and situation", {}),
+    (
+        "/analytics/{path:path}",
+        "evaluation",
+        ANY,
+        "analytics",
+        "Scorecards, situation, warnings, trends (overview, scorecards, situation, warnings, "
+        "trends); Accept: text/csv for CSV",
+        _ANALYTICS,
+    ),
 ]
 
 IDEMPOTENCY_KEY = {

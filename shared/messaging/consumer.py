@@ -237,15 +237,22 @@ class EventConsumer:
     async def apply(self, envelope: Envelope, data: EventData, handler: Handler) -> str:
         """Run a handler once per event id, in one transaction with its inbox claim."""
         async with self.db.transaction() as session:
-            if not await self._claim(session, envelope):
-                return "duplicate"
-            try:
-                async with session.begin_nested():
-                    await handler(session, envelope, data)
-            except NotReady as why:
-                await self._park(session, envelope, str(why))
-                return "parked"
-            await self._apply_parked(session, envelope.subject)
+            return await self.apply_in(session, envelope, data, handler)
+
+    async def apply_in(
+        self, session: AsyncSession, envelope: Envelope, data: EventData, handler: Handler
+    ) -> str:
+        """:meth:`apply` inside the caller's transaction (a replay applies a batch of events
+        per transaction): claim, handle or park, then the events parked under its subject."""
+        if not await self._claim(session, envelope):
+            return "duplicate"
+        try:
+            async with session.begin_nested():
+                await handler(session, envelope, data)
+        except NotReady as why:
+            await self._park(session, envelope, str(why))
+            return "parked"
+        await self._apply_parked(session, envelope.subject)
         return "applied"
 
     async def _claim(self, session: AsyncSession, envelope: Envelope) -> bool:

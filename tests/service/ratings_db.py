@@ -1,0 +1,93 @@
+"""What the rating service tests share: one migrated evaluation database per module and kind,
+emptied before each test, and cases in evaluation's read model at a given moment."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from evaluation.models import case_reads, messaging, metadata
+from services.devkit import create_scratch_database, drop_scratch_database
+from shared import querycode
+from shared import tracking_number as numbers
+from shared.db import Database
+from shared.migrations import upgrade
+from shared.settings import CommonSettings
+from tests.conftest import need
+
+SETTINGS = CommonSettings(topic_prefix="svc")
+QUERY_CODE = "K7M3QX9P"
+QUERY_CODE_HASH = querycode.hash_code(QUERY_CODE)
+_numbers = count(1)
+
+
+@asynccontextmanager
+async def migrated_database(kind: str, directory: Path) -> AsyncIterator[Database]:
+    """An evaluation database at head: a SQLite file, or a scratch PostgreSQL database."""
+    admin = ""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{directory}/evaluation.db"
+    else:
+        admin = need("XINFANG_TEST_POSTGRES_URL", "the PostgreSQL variant of this test")
+        url = await create_scratch_database(admin, "xfe")
+    database = Database(url)
+    try:
+        await upgrade(database, "evaluation")
+        yield database
+    finally:
+        await database.dispose()
+        if admin:
+            await drop_scratch_database(admin, url)
+
+
+async def empty(db: Database) -> Database:
+    async with db.transaction() as s:
+        for table in reversed(metadata.sorted_tables):
+            await s.execute(table.delete())
+    return db
+
+
+async def add_case(db: Database, **facts: Any) -> Any:
+    """A first-time online grievance of ``owner-1`` at 110107:hrss (override any fact)."""
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "case_id": str(uuid.uuid4()),
+        "tracking_number": numbers.make("110107", now.date(), next(_numbers)),
+        "status": "in_progress",
+        "kind": "grievance",
+        "channel": "web",
+        "category": "wage_arrears",
+        "region_code": "110107011",
+        "unit_id": "110107:hrss",
+        "anonymous": False,
+        "identity_unclear": False,
+        "registered_at": now,
+        "updated_at": now,
+        "owner_ref": "owner-1",
+        "query_code_hash": QUERY_CODE_HASH,
+    }
+    values.update(facts)
+    async with db.transaction() as s:
+        await s.execute(case_reads.insert().values(**values))
+        return (
+            await s.execute(select(case_reads).where(case_reads.c.case_id == values["case_id"]))
+        ).one()
+
+
+async def rows(db: Database, table: Any, *where: Any) -> list[Any]:
+    async with db.sessions() as s:
+        return list((await s.execute(select(table).where(*where))).all())
+
+
+async def events(db: Database, case_id: str) -> list[dict[str, Any]]:
+    o = messaging.outbox
+    found = await rows(db, o, o.c.key == case_id)
+    return [json.loads(r.value) for r in sorted(found, key=lambda r: r.id)]
