@@ -63,10 +63,15 @@ def _insert(session: AsyncSession) -> Any:
 async def _facts(session: AsyncSession, case_id: str) -> Any:
     """The case's facts row, created if missing and locked until the transaction ends (two
     replicas applying events of one case from two topics take turns)."""
-    insert = _insert(session)
-    await session.execute(insert(scorecard_cases).values(case_id=case_id).on_conflict_do_nothing())
     q = select(scorecard_cases).where(scorecard_cases.c.case_id == case_id).with_for_update()
-    return (await session.execute(q)).first()
+    row = (await session.execute(q)).first()
+    if row is None:  # the case's first event: one insert, then the lock
+        insert = _insert(session)
+        await session.execute(
+            insert(scorecard_cases).values(case_id=case_id).on_conflict_do_nothing()
+        )
+        row = (await session.execute(q)).first()
+    return row
 
 
 async def set_facts(session: AsyncSession, case_id: str, **values: object) -> None:
@@ -101,17 +106,8 @@ async def refresh(
         return case
     old = Contribution.load(facts.applied) if facts.applied else None
     changes = merge(old, new)
-    insert, table = _insert(session), scorecard_rollups
-    for (scope, scope_id, day, category), delta in sorted(changes.items()):  # one lock order
-        statement = insert(table).values(
-            scope=scope, scope_id=scope_id, day=day, category=category, **delta
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["scope", "scope_id", "day", "category"],
-                set_={name: table.c[name] + statement.excluded[name] for name in delta},
-            )
-        )
+    if changes:
+        await _add(session, changes)
     await session.execute(
         update(scorecard_cases)
         .where(scorecard_cases.c.case_id == case_id)
@@ -120,6 +116,28 @@ async def refresh(
     if ctx.live:
         await _warn(session, ctx, changes, cause)
     return case
+
+
+async def _add(
+    session: AsyncSession, changes: dict[tuple[str, str, date, str], dict[str, int]]
+) -> None:
+    """Adds the changes to their rollup cells in one statement: a row per cell, in one
+    order (so two transactions lock shared cells in the same order), every counter that moves
+    in any cell (zero where it does not)."""
+    moved = sorted({name for delta in changes.values() for name in delta})
+    rows = [
+        {"scope": scope, "scope_id": scope_id, "day": day, "category": category}
+        | {name: delta.get(name, 0) for name in moved}
+        for (scope, scope_id, day, category), delta in sorted(changes.items())
+    ]
+    table = scorecard_rollups
+    statement = _insert(session)(table).values(rows)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["scope", "scope_id", "day", "category"],
+            set_={name: table.c[name] + statement.excluded[name] for name in moved},
+        )
+    )
 
 
 async def _warn(

@@ -7,8 +7,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime, time, timedelta
 from itertools import count
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 from evaluation.handlers import handlers as base_handlers
 from evaluation.models import messaging, metadata
 from evaluation.rollups import with_analytics
-from services.devkit import create_scratch_database, drop_scratch_database
 from shared import tracking_number as numbers
 from shared.contracts import (
     CaseAccepted,
@@ -36,10 +34,9 @@ from shared.contracts import (
 from shared.db import Database
 from shared.events import Envelope, EventData, new_envelope, parse_data
 from shared.messaging.consumer import EventConsumer, Handler
-from shared.migrations import upgrade
 from shared.settings import CommonSettings
 from shared.vocabulary import CST
-from tests.conftest import need
+from tests.service import scratch
 
 SETTINGS = CommonSettings(topic_prefix="svc")
 MOMENTS = (
@@ -64,30 +61,13 @@ def at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), CST)
 
 
-@asynccontextmanager
-async def migrated_database(kind: str, directory: Path) -> AsyncIterator[Database]:
-    """An evaluation database at head: a SQLite file, or a scratch PostgreSQL database."""
-    admin = ""
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{directory}/evaluation-{uuid.uuid4().hex[:6]}.db"
-    else:
-        admin = need("XINFANG_TEST_POSTGRES_URL", "the PostgreSQL variant of this test")
-        url = await create_scratch_database(admin, "xfa")
-    database = Database(url)
-    try:
-        await upgrade(database, "evaluation")
-        yield database
-    finally:
-        await database.dispose()
-        if admin:
-            await drop_scratch_database(admin, url)
+def migrated_database(kind: str, directory: Path) -> AbstractAsyncContextManager[Database]:
+    """An evaluation database at head (see ``tests.service.scratch``)."""
+    return scratch.migrated_database("evaluation", kind, directory)
 
 
 async def empty(db: Database) -> Database:
-    async with db.transaction() as s:
-        for table in reversed(metadata.sorted_tables):
-            await s.execute(table.delete())
-    return db
+    return await scratch.empty(db, metadata)
 
 
 def consumer_handlers(today: date, settings: CommonSettings = SETTINGS) -> dict[str, Handler]:

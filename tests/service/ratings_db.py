@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -15,13 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from evaluation.models import case_reads, messaging, metadata
-from services.devkit import create_scratch_database, drop_scratch_database
 from shared import querycode
 from shared import tracking_number as numbers
 from shared.db import Database
-from shared.migrations import upgrade
 from shared.settings import CommonSettings
-from tests.conftest import need
+from tests.service import scratch
 
 SETTINGS = CommonSettings(topic_prefix="svc")
 QUERY_CODE = "K7M3QX9P"
@@ -29,30 +26,13 @@ QUERY_CODE_HASH = querycode.hash_code(QUERY_CODE)
 _numbers = count(1)
 
 
-@asynccontextmanager
-async def migrated_database(kind: str, directory: Path) -> AsyncIterator[Database]:
-    """An evaluation database at head: a SQLite file, or a scratch PostgreSQL database."""
-    admin = ""
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{directory}/evaluation.db"
-    else:
-        admin = need("XINFANG_TEST_POSTGRES_URL", "the PostgreSQL variant of this test")
-        url = await create_scratch_database(admin, "xfe")
-    database = Database(url)
-    try:
-        await upgrade(database, "evaluation")
-        yield database
-    finally:
-        await database.dispose()
-        if admin:
-            await drop_scratch_database(admin, url)
+def migrated_database(kind: str, directory: Path) -> AbstractAsyncContextManager[Database]:
+    """An evaluation database at head (see ``tests.service.scratch``)."""
+    return scratch.migrated_database("evaluation", kind, directory)
 
 
 async def empty(db: Database) -> Database:
-    async with db.transaction() as s:
-        for table in reversed(metadata.sorted_tables):
-            await s.execute(table.delete())
-    return db
+    return await scratch.empty(db, metadata)
 
 
 async def add_case(db: Database, **facts: Any) -> Any:

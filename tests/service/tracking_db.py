@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from itertools import count
 from pathlib import Path
@@ -14,12 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.devkit import create_scratch_database, drop_scratch_database
 from shared import tracking_number as numbers
 from shared.db import Database
-from shared.migrations import upgrade
 from shared.settings import CommonSettings
-from tests.conftest import need
+from tests.service import scratch
 from tracking.clocks import calendar_of
 from tracking.models import cases, messaging, metadata
 from tracking.store import Writer
@@ -30,30 +27,13 @@ START = date(2025, 3, 3)  # a Monday; 15 days -> Tue 18 March, due soon from Sat
 _numbers = count(1)
 
 
-@asynccontextmanager
-async def migrated_database(kind: str, directory: Path) -> AsyncIterator[Database]:
-    """A tracking database at head: a SQLite file, or a scratch PostgreSQL database."""
-    admin = ""
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{directory}/tracking.db"
-    else:
-        admin = need("XINFANG_TEST_POSTGRES_URL", "the PostgreSQL variant of this test")
-        url = await create_scratch_database(admin, "xft")
-    database = Database(url)
-    try:
-        await upgrade(database, "tracking")
-        yield database
-    finally:
-        await database.dispose()
-        if admin:
-            await drop_scratch_database(admin, url)
+def migrated_database(kind: str, directory: Path) -> AbstractAsyncContextManager[Database]:
+    """A tracking database at head (see ``tests.service.scratch``)."""
+    return scratch.migrated_database("tracking", kind, directory)
 
 
 async def empty(db: Database) -> Database:
-    async with db.transaction() as s:
-        for table in reversed(metadata.sorted_tables):
-            await s.execute(table.delete())
-    return db
+    return await scratch.empty(db, metadata)
 
 
 async def add_case(
