@@ -72,8 +72,10 @@ async def _row(s: Any, unit_id: str) -> Any:
     return row
 
 
-async def _reload(request: Request) -> None:
-    await request.app.state.jurisdiction.load(request.app.state.db)
+def _reload(request: Request) -> None:
+    """This process routes by the edited directory once its background reload is done (a few
+    seconds); the other replicas within ``XINFANG_DIRECTORY_REFRESH_SECONDS``."""
+    request.app.state.jurisdiction.refresh_soon(request.app.state.db)
 
 
 @router.post("", status_code=201, summary="Add a unit (operators; audited)")
@@ -120,7 +122,7 @@ async def add_unit(request: Request, body: UnitCreate, who: Operator) -> dict[st
             {k: v for k, v in values.items() if k != "updated_at"},
         )
         row = await _row(s, unit_id)
-    await _reload(request)
+    _reload(request)
     return _public(row)
 
 
@@ -139,7 +141,7 @@ async def rename_unit(
             s, unit_id, "rename", who, body.reason, {"name": before.name}, {"name": body.name}
         )
         row = await _row(s, unit_id)
-    await _reload(request)
+    _reload(request)
     return _public(row)
 
 
@@ -179,7 +181,7 @@ async def retire_unit(
             {"status": "retired", "successor_id": body.successor_id},
         )
         row = await _row(s, unit_id)
-    await _reload(request)
+    _reload(request)
     return _public(row)
 
 

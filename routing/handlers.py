@@ -36,6 +36,8 @@ class Jurisdiction:
         self.directory: Directory | None = None
         # The last audited directory change this process has loaded (unit_changes.id)
         self.version: int | None = None
+        self._lock = asyncio.Lock()  # one reload at a time; the next sees what it missed
+        self._soon: set[asyncio.Task[bool]] = set()
 
     @staticmethod
     async def _version(db: Database) -> int:
@@ -62,11 +64,28 @@ class Jurisdiction:
     async def refresh(self, db: Database) -> bool:
         """Reloads when an operator changed the directory (in any replica) since the last
         load; one indexed ``max(id)`` otherwise. True if it reloaded."""
-        if await self._version(db) == self.version:
-            return False
-        await self.load(db)
+        async with self._lock:
+            if await self._version(db) == self.version:
+                return False
+            await self.load(db)
         log.info("unit directory reloaded", extra={"version": self.version})
         return True
+
+    def refresh_soon(self, db: Database) -> None:
+        """Reloads in the background, after a directory edit answered by this process: a
+        reload of ~100,000 units takes seconds, which the operator's request must not wait
+        for (nor a retry after a gateway timeout apply the edit twice)."""
+
+        async def quietly() -> bool:
+            try:
+                return await self.refresh(db)
+            except Exception:
+                log.warning("unit directory refresh failed", exc_info=True)
+                return False
+
+        task = asyncio.create_task(quietly())
+        self._soon.add(task)
+        task.add_done_callback(self._soon.discard)
 
     async def follow(self, db: Database, every: float) -> None:
         """Keeps this replica's directory in step with the database, every ``every`` s."""

@@ -129,6 +129,8 @@ async def test_operators_add_rename_and_retire_units_and_routing_follows(routing
         json={"successor_id": new_id, "reason": "职能合并撤销"},
     )
     assert again.status_code == 409
+    # this process reloads in the background after each edit; refresh waits for that reload
+    await app.state.jurisdiction.refresh(app.state.db)
     decision = decide(
         region_code="110107",
         category="wage_arrears",
