@@ -27,6 +27,7 @@ from shared.messaging.consumer import Handler, NotReady
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+LOOKBACK = 50  # directory changes re-read on each refresh (see Jurisdiction._apply)
 
 
 class Jurisdiction:
@@ -61,13 +62,42 @@ class Jurisdiction:
         self.directory = await asyncio.to_thread(Directory, active, successor_of=successors)
         self.version = version
 
+    async def _apply(self, db: Database, latest: int) -> None:
+        """Applies the units changed since the loaded version (their rows as they are now)
+        over the loaded directory: a directory edit costs a few rows, not ~100,000. It looks
+        back ``LOOKBACK`` changes, for an edit whose audit row got its id before a later one
+        but committed after it."""
+        assert self.directory is not None and self.version is not None
+        changed = select(unit_changes.c.unit_id).where(
+            unit_changes.c.id > self.version - LOOKBACK, unit_changes.c.id <= latest
+        )
+        async with db.sessions() as s:
+            rows = (await s.execute(select(units).where(units.c.id.in_(changed)))).all()
+        now = {u.id: u for u in self.directory.units()}
+        successors = dict(self.directory.successor_of)
+        for r in rows:
+            now.pop(r.id, None)
+            successors.pop(r.id, None)
+            if r.status == "active":
+                now[r.id] = Unit(r.id, r.name, r.region_code, r.level, r.function, r.parent_id)
+            elif r.successor_id:
+                successors[r.id] = r.successor_id
+        self.directory = await asyncio.to_thread(
+            Directory, list(now.values()), successor_of=successors
+        )
+        self.version = latest
+
     async def refresh(self, db: Database) -> bool:
         """Reloads when an operator changed the directory (in any replica) since the last
         load; one indexed ``max(id)`` otherwise. True if it reloaded."""
         async with self._lock:
-            if await self._version(db) == self.version:
+            latest = await self._version(db)
+            if latest == self.version:
                 return False
-            await self.load(db)
+            if self.directory is None or self.version is None:
+                await self.load(db)
+            else:
+                await self._apply(db, latest)
         log.info("unit directory reloaded", extra={"version": self.version})
         return True
 

@@ -198,6 +198,10 @@ class Directory:
     def __len__(self) -> int:
         return len(self._units)
 
+    def units(self) -> list[Unit]:
+        """The active units."""
+        return list(self._units.values())
+
     def get(self, unit_id: str) -> Unit | None:
         return self._units.get(unit_id)
 
