@@ -61,6 +61,8 @@ async def unit_callbacks(
 ) -> dict[str, Any]:
     if principal.role == "unit" and principal.unit_id != unit_id:
         raise Forbidden("a unit sees only its own call-backs")
+    if principal.role == "operator" and not within(unit_id.split(":")[0], principal.region_code):
+        raise Forbidden(f"your token is limited to region {principal.region_code}")
     q = (
         select(callbacks, ratings.c.level, ratings.c.comment)
         .join(ratings, ratings.c.id == callbacks.c.rating_id)

@@ -14,6 +14,7 @@ from intake.service import register
 from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, MaybePrincipal
 from shared.errors import Invalid, NotFound
+from shared.regions import within
 
 router = APIRouter(prefix="/api/v1", tags=["petitions"])
 
@@ -68,7 +69,7 @@ async def get_petition(
     if principal is None:
         await state.gate.verify(query_code, row.query_code_hash if row else None)
     elif row is None or not (
-        principal.role == "operator"
+        (principal.role == "operator" and within(row.region_code, principal.region_code))
         or (principal.role == "petitioner" and row.owner_ref == principal.sub)
     ):
         if not numbers.is_valid(number):

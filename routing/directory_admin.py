@@ -1,7 +1,8 @@
 """Operators keep the directory: add, rename, merge and retire units (Art. 24: a retired unit
 names its successor, and routing follows it). Every change is audited with who, when and why,
-and the routing rules start using it at once in this process, and in other replicas within
-``XINFANG_DIRECTORY_REFRESH_SECONDS`` (``Jurisdiction.follow``)."""
+and the routing rules start using it once this process has reloaded the directory in the
+background, and in other replicas within ``XINFANG_DIRECTORY_REFRESH_SECONDS``
+(``Jurisdiction.follow``). An operator whose token names a region edits that region's units."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from sqlalchemy import func, select
 from routing.directory_api import _public, _region_code
 from routing.models import unit_changes, units
 from shared.auth import Principal, require_role
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.regions import within
 from shared.vocabulary import FUNCTIONS
 
 router = APIRouter(prefix="/api/v1/units", tags=["directory"])
@@ -72,6 +74,13 @@ async def _row(s: Any, unit_id: str) -> Any:
     return row
 
 
+def _in_scope(who: Principal, region_code: str) -> None:
+    """An operator whose token names a region edits and audits the units of that region only
+    (the directory itself is public: a refusal reveals nothing)."""
+    if not within(region_code, who.region_code):
+        raise Forbidden(f"your token is limited to region {who.region_code}")
+
+
 def _reload(request: Request) -> None:
     """This process routes by the edited directory once its background reload is done (a few
     seconds); the other replicas within ``XINFANG_DIRECTORY_REFRESH_SECONDS``."""
@@ -83,6 +92,7 @@ async def add_unit(request: Request, body: UnitCreate, who: Operator) -> dict[st
     if body.function not in FUNCTIONS:
         raise Invalid("function", f"unknown function; use one of: {', '.join(FUNCTIONS)}")
     region = _region_code(body.region_code)
+    _in_scope(who, region)
     level = {6: "county", 9: "township"}.get(len(region), "county")
     if region.endswith("0000"):
         level = "province"
@@ -132,6 +142,7 @@ async def rename_unit(
 ) -> dict[str, Any]:
     async with request.app.state.db.transaction() as s:
         before = await _row(s, unit_id)
+        _in_scope(who, before.region_code)
         await s.execute(
             units.update()
             .where(units.c.id == unit_id)
@@ -157,7 +168,9 @@ async def retire_unit(
         raise Invalid("successor_id", "a unit cannot succeed itself")
     async with request.app.state.db.transaction() as s:
         before = await _row(s, unit_id)
+        _in_scope(who, before.region_code)
         successor = await _row(s, body.successor_id)
+        _in_scope(who, successor.region_code)
         if before.status == "retired":
             raise Conflict(f"{unit_id} is already retired (successor {before.successor_id})")
         if successor.status != "active":
@@ -186,8 +199,9 @@ async def retire_unit(
 
 
 @router.get("/{unit_id}/changes", summary="The audit trail of a unit (operators)")
-async def unit_history(request: Request, unit_id: str, _who: Operator) -> dict[str, Any]:
+async def unit_history(request: Request, unit_id: str, who: Operator) -> dict[str, Any]:
     async with request.app.state.db.sessions() as s:
+        _in_scope(who, (await _row(s, unit_id)).region_code)
         rows = (
             await s.execute(
                 select(unit_changes)

@@ -3,7 +3,7 @@ for agency systems (``GET /api/v1/calendar/due``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,8 +11,9 @@ from sqlalchemy import exists, select
 
 from shared import tracking_number as numbers
 from shared.auth import MaybePrincipal, Principal, require_role
+from shared.calendar import IsoDay
 from shared.errors import Forbidden, Invalid, NotFound
-from shared.regions import scope_prefix
+from shared.regions import scope_prefix, within
 from shared.vocabulary import STATUSES
 from tracking.clocks import calendar_of
 from tracking.models import cases, clocks
@@ -87,6 +88,8 @@ async def unit_cases(
 ) -> dict[str, Any]:
     if principal.role == "unit" and principal.unit_id != unit_id:
         raise Forbidden("a unit sees only its own cases")
+    if principal.role == "operator" and not within(unit_id.split(":")[0], principal.region_code):
+        raise Forbidden(f"your token is limited to region {principal.region_code}")
     q = select(cases).where(cases.c.unit_id == unit_id)
     if principal.role == "operator" and principal.region_code:
         q = q.where(cases.c.region_code.startswith(scope_prefix(principal.region_code)))
@@ -147,7 +150,7 @@ async def _page(
 )
 async def calendar_due(
     request: Request,
-    start: Annotated[date, Query(description="the day the period starts from (not counted)")],
+    start: Annotated[IsoDay, Query(description="the day the period starts from (not counted)")],
     days: Annotated[int, Query(ge=0, le=3660)],
     unit: Annotated[Literal["calendar", "working"], Query()] = "calendar",
 ) -> dict[str, Any]:

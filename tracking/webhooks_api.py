@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, select, update
 import shared.contracts  # noqa: F401 - registers the event types
 from shared.auth import Principal, require_role
 from shared.contracts import TRACKING
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import registered_types
 from shared.regions import within
 from tracking import webhooks
@@ -82,10 +82,11 @@ def check_event_types(types: list[str]) -> list[str]:
 
 
 def check_owner(principal: Principal, unit_id: str) -> None:
+    """A unit keeps its own webhooks; an operator those of the units in its region."""
     if principal.role == "unit" and principal.unit_id != unit_id:
-        raise NotFound("no such webhook is visible to you")
+        raise Forbidden("a unit keeps only its own webhooks")
     if principal.role == "operator" and not within(unit_id.split(":")[0], principal.region_code):
-        raise NotFound("no such webhook is visible to you")
+        raise Forbidden(f"your token is limited to region {principal.region_code}")
 
 
 class WebhookCreate(BaseModel):

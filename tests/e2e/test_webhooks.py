@@ -32,9 +32,9 @@ def test_a_unit_receives_its_routed_case_signed(api: httpx.Client) -> None:
         assert SECRET not in created.text
         webhook_id = created.json()["id"]
         assert created.headers["location"] == f"{base}/{webhook_id}"
-        # Another unit learns nothing about it
+        # Another unit may not read them
         stranger = token("unit", "other-it", unit_id="110108:hrss")
-        assert api.get(base, headers=stranger).status_code == 404
+        assert api.get(base, headers=stranger).status_code == 403
 
         owner = token("petitioner", "webhook-owner")
         submitted = api.post("/api/v1/petitions", json=petition("110107011"), headers=owner)

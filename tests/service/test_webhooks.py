@@ -122,21 +122,22 @@ async def test_api_rules(db: Database) -> None:
             r = await api.post(base, json={**ok, field: bad}, headers=auth())
             assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
         assert (await api.post(base, json=ok, headers=auth("petitioner", None))).status_code == 403
-        # another unit's webhooks do not exist for you; an operator of another region neither
-        assert (await api.post(base, json=ok, headers=auth(unit_id=OTHER))).status_code == 404
+        # another unit's webhooks are not yours to keep, nor an operator's of another region's
+        # (refused by the unit in the path, before any webhook is looked up)
+        assert (await api.post(base, json=ok, headers=auth(unit_id=OTHER))).status_code == 403
         webhook_id = await register(api, str(ok["url"]), [ROUTED], headers=auth())
         again = await api.post(base, json=ok, headers=auth())
         assert again.status_code == 409
-        assert (await api.get(base, headers=auth(unit_id=OTHER))).status_code == 404
+        assert (await api.get(base, headers=auth(unit_id=OTHER))).status_code == 403
         far = {
             "Authorization": "Bearer "
             + mint_token(CommonSettings(), role="operator", sub="op", region_code="310000")
         }
-        assert (await api.get(base, headers=far)).status_code == 404
+        assert (await api.get(base, headers=far)).status_code == 403
         listed = (await api.get(base, headers=auth("operator", None))).json()["items"]
         assert [w["id"] for w in listed] == [webhook_id] and "secret" not in listed[0]
         other = f"{base}/{webhook_id}/deliveries"
-        assert (await api.get(other, headers=auth(unit_id=OTHER))).status_code == 404
+        assert (await api.get(other, headers=auth(unit_id=OTHER))).status_code == 403
         assert (await api.get(f"{base}/nope/deliveries", headers=auth())).status_code == 404
         bad_cursor = await api.get(other, params={"cursor": "!!"}, headers=auth())
         assert bad_cursor.status_code == 422
@@ -254,7 +255,7 @@ async def test_unreachable_receiver_fails_after_the_window_and_delete_stops(
             base = f"/api/v1/units/{UNIT}/webhooks"
             assert (
                 await api.delete(f"{base}/{parked}", headers=auth(unit_id=OTHER))
-            ).status_code == 404
+            ).status_code == 403
             assert (await api.delete(f"{base}/{parked}", headers=auth())).status_code == 204
             [gone] = await rows(db, parked)
             assert (gone.status, gone.last_error) == ("failed", "webhook deleted")
