@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import jwt
 from fastapi import Depends, Request
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, Unauthorized, Unavailable
 from shared.settings import CommonSettings
 
 Role = Literal["petitioner", "unit", "operator", "grid_worker", "service"]
@@ -60,16 +60,33 @@ def mint_token(
     )
 
 
+# Asymmetric only: with a key set, a token signed with a shared secret (HS256) is refused, so
+# a published public key can never serve as an HMAC secret (algorithm confusion).
+JWKS_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
+
+
 @lru_cache(maxsize=4)
-def _jwks(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True)
+def _jwks(url: str, lifespan: float, timeout: float, cooldown: float) -> jwt.PyJWKClient:
+    """The issuer's key set, cached ``lifespan`` seconds; an unknown key id refetches it (at
+    most once per ``cooldown`` seconds), so rotated keys are taken without a restart."""
+    # cache_keys stays off: its per-key cache would keep honouring a key the issuer withdrew
+    return jwt.PyJWKClient(url, lifespan=lifespan, timeout=timeout, cooldown_duration=cooldown)
 
 
 def verify_token(settings: CommonSettings, token: str) -> Principal:
+    """The principal of a valid token; Unauthorized (401) otherwise, Unavailable (503) when
+    the issuer's key set cannot be fetched. Blocks while it fetches the key set: call it
+    from a thread (FastAPI runs the sync dependencies below in its thread pool)."""
     try:
         if settings.jwt_jwks_url:
-            key = _jwks(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
-            algorithms = ["RS256", "ES256"]
+            keys = _jwks(
+                settings.jwt_jwks_url,
+                settings.jwt_jwks_cache_seconds,
+                settings.jwt_jwks_timeout_seconds,
+                settings.jwt_jwks_refetch_seconds,
+            )
+            key = keys.get_signing_key_from_jwt(token).key
+            algorithms = JWKS_ALGORITHMS
         else:
             key = settings.jwt_secret.get_secret_value()
             algorithms = [settings.jwt_algorithm]
@@ -79,10 +96,13 @@ def verify_token(settings: CommonSettings, token: str) -> Principal:
             algorithms=algorithms,
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
+            leeway=settings.jwt_leeway_seconds,
             options={"require": ["exp", "sub", "iss", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the bearer token has expired") from exc
+    except jwt.PyJWKClientConnectionError as exc:
+        raise Unavailable("the identity provider's keys cannot be fetched; retry later") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"the bearer token is invalid: {exc}") from exc
     role = claims.get("role")

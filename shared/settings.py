@@ -54,6 +54,13 @@ class CommonSettings(BaseSettings):
     jwt_issuer: str = "xinfang-dev"
     jwt_audience: str = "xinfang-api"
     jwt_jwks_url: str | None = None
+    # The issuer's key set is fetched once and kept this long; a token signed by a key not in
+    # it refetches the set (key rotation), at most once per jwt_jwks_refetch_seconds, so tokens
+    # with made-up key ids cannot make every request hit the issuer
+    jwt_jwks_cache_seconds: float = Field(300.0, gt=0)
+    jwt_jwks_refetch_seconds: float = Field(30.0, ge=0)
+    jwt_jwks_timeout_seconds: float = Field(5.0, gt=0)
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300)  # clock skew allowed on exp/iat/nbf
 
     # Personal data
     pii_key: SecretStr = SecretStr(DEV_PII_KEY)
