@@ -7,7 +7,7 @@ region and unit within the ``region_code`` claim of the token (all without one).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from evaluation import queries
 from evaluation.analytics_access import Reader, csv_or_json, period, reader, wants_csv
 from evaluation.scorecard import MEASURES, NATIONAL, figures, region_level
+from shared.calendar import IsoDay
 from shared.errors import Invalid
 from shared.regions import RegionDirectory
 
@@ -25,8 +26,8 @@ RegionQ = Annotated[
 ]
 UnitQ = Annotated[str | None, Query(max_length=100, description="unit id, e.g. 110107:hrss")]
 CategoryQ = Annotated[str | None, Query(max_length=50, description="category code")]
-FromQ = Annotated[date | None, Query(alias="from", description="first day (China time)")]
-ToQ = Annotated[date | None, Query(description="last day (China time), default today")]
+FromQ = Annotated[IsoDay | None, Query(alias="from", description="first day (China time)")]
+ToQ = Annotated[IsoDay | None, Query(description="last day (China time), default today")]
 GranularityQ = Annotated[str, Query(pattern="^(day|week|month)$")]
 FIGURES = (
     "cases_received",

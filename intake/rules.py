@@ -16,8 +16,16 @@ def check_submitter(body: PetitionCreate, principal: Principal) -> None:
         raise Forbidden(
             f"channel '{body.channel}' is entered by staff: it needs a unit or operator token"
         )
-    if not staff and principal.role not in ("petitioner", "operator"):
+    # A service submits online on behalf of its users (the gateway's Open311 clients)
+    if not staff and principal.role not in ("petitioner", "operator", "service"):
         raise Forbidden(f"channel '{body.channel}' is for petitioners: use a petitioner token")
+
+
+def owner_of(principal: Principal) -> str | None:
+    """The account that follows the petition: the petitioner's own, or that of a service
+    submitting on behalf of its users (an Open311 client, ``open311:<client>``). Repeat
+    matching keys on a petitioner's account only: a service speaks for many people."""
+    return principal.sub if principal.role in ("petitioner", "service") else None
 
 
 def identity_unclear(body: PetitionCreate, now: datetime | None = None) -> bool:

@@ -18,7 +18,7 @@ from intake.idempotency import replay_idempotent, request_hash
 from intake.matching import find_repeat, find_similar_in_county, remember_bands
 from intake.models import idempotency_keys, messaging, petitions, tracking_sequences
 from intake.repeats import bands, shingles
-from intake.rules import identity_unclear
+from intake.rules import identity_unclear, owner_of
 from intake.schemas import PetitionCreate, PetitionCreated
 from shared import pii, querycode
 from shared import tracking_number as numbers
@@ -176,7 +176,7 @@ async def _store(
         return cipher.encrypt(value, context=f"{pid}:{field}")
 
     reps = json.dumps([r.model_dump() for r in body.representatives], ensure_ascii=False)
-    owner_ref = prep.principal.sub if prep.principal.role == "petitioner" else None
+    owner_ref = owner_of(prep.principal)
     await s.execute(
         petitions.insert().values(
             id=pid,

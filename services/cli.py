@@ -25,6 +25,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         broker_port=args.broker_port,
         bootstrap_servers=None if args.embedded_broker or not external else external,
         die_with_parent=True,
+        gateway_rate_limits=True,
     )
     stopping = False
 
@@ -83,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=30,  # longer than the gateway's idle connections live
     )
     return 0
 

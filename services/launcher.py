@@ -130,6 +130,9 @@ class Suite:
     members: dict[str, Member] = field(default_factory=dict)
     broker: Member | None = None
     die_with_parent: bool = False  # `xinfang up`: children end if the launcher is killed
+    # The gateway's rate limits (README "Gateway protection"). Off in the suites that tests
+    # and benchmarks start, whose whole load comes from 127.0.0.1; `xinfang up` keeps them.
+    gateway_rate_limits: bool = False
 
     @property
     def bootstrap(self) -> str:
@@ -143,6 +146,8 @@ class Suite:
         env.update(self.extra_env)
         env["XINFANG_KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
         env["XINFANG_VAR_DIR"] = str(self.var_dir)
+        if not self.gateway_rate_limits:
+            env.setdefault("XINFANG_RATE_LIMIT_ENABLED", "false")
         for service in SERVICES:
             env[f"XINFANG_{service.upper()}_URL"] = self.url(service)
             key = f"XINFANG_{service.upper()}_DATABASE_URL"
@@ -209,6 +214,10 @@ class Suite:
                 str(port),
                 "--timeout-graceful-shutdown",
                 "10",
+                # longer than the gateway keeps an idle connection (KEEPALIVE_SECONDS), so the
+                # service never closes one the gateway is about to reuse
+                "--timeout-keep-alive",
+                "30",
             ]
             self.members[name] = Member(
                 name,

@@ -11,19 +11,34 @@ known to neither counts Monday to Friday, and the deadline says it is provisiona
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import chinese_calendar
+from pydantic import BeforeValidator
 
 from shared.vocabulary import CST
 
 Unit = Literal["calendar", "working"]
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic alone reads ``20260930`` as Unix seconds (in 1970)."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("must be a day as YYYY-MM-DD")
+    return value
+
+
+# A day given as text (a query parameter), e.g. ``start: Annotated[IsoDay, Query()]``.
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+
 _PACKAGE_YEARS = range(
     min(chinese_calendar.constants.holidays).year,
     max(chinese_calendar.constants.holidays).year + 1,

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import tracking_number as numbers
 from shared.auth import Principal, require_role
 from shared.contracts import SupervisionClosed, SupervisionResponded
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.logging import correlation_id
 from shared.regions import scope_prefix, within
+from tracking import overdue
 from tracking import supervision as rules
 from tracking.clocks import calendar_of, today_cst
 from tracking.models import cases, supervisions
@@ -163,6 +164,26 @@ async def list_supervision(
     return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
 
 
+# Declared before /supervision/{supervision_id}, which would otherwise take "summary" for an id
+@router.get("/supervision/summary", summary="Supervision and overdue cases, counted (operators)")
+async def supervision_summary(
+    request: Request,
+    principal: Operator,
+    region: Annotated[
+        str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$", description="default: the token's")
+    ] = None,
+) -> dict[str, Any]:
+    """Supervision by status and with its response overdue, and the cases whose unit let a
+    deadline pass (:mod:`tracking.overdue`), within ``region`` (inside the token's region)."""
+    scope = region or principal.region_code
+    if region and not within(region, principal.region_code):
+        raise Forbidden(f"your token is limited to region {principal.region_code}")
+    prefix = scope_prefix(scope) if scope and scope != "000000" else None
+    async with request.app.state.db.sessions() as s:
+        counts = await overdue.summary(s, prefix, today_cst(datetime.now(UTC)))
+    return {"region_code": scope if prefix else None, **counts}
+
+
 @router.get("/supervision/{supervision_id}", summary="One supervision record")
 async def get_supervision(request: Request, supervision_id: str, principal: Staff) -> dict:
     async with request.app.state.db.sessions() as s:
@@ -267,7 +288,7 @@ async def close(
     async with request.app.state.db.transaction() as s:
         row = await _supervision(s, supervision_id, principal)
         if principal.role == "unit" and principal.unit_id != row.bureau_unit_id:
-            raise NotFound("no supervision by your unit has this id")
+            raise Forbidden("the supervising bureau closes supervision, not the unit supervised")
         closed = await s.execute(
             update(supervisions)
             .where(supervisions.c.id == row.id, supervisions.c.status == "responded")

@@ -6,16 +6,14 @@ It serves the public API by forwarding to the services over one shared HTTP clie
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from intake.schemas import PetitionCreate
-from services.gateway import status
+from services.gateway import console, open311, openapi, protection, status
 from services.gateway.proxy import build_router
 from services.gateway.settings import GatewaySettings
 from shared import logging as xlog
@@ -26,34 +24,6 @@ DESCRIPTION = (
     "an unavailable service gets 503 with `Retry-After`. Authenticate with a bearer JWT, or "
     "follow one case with its `query_code`."
 )
-
-
-def _petition_schemas() -> dict[str, Any]:
-    """``PetitionCreate`` and the models it nests, as OpenAPI component schemas."""
-    schema = PetitionCreate.model_json_schema(ref_template="#/components/schemas/{model}")
-    nested: dict[str, Any] = schema.pop("$defs", {})
-    return {**nested, "PetitionCreate": schema}
-
-
-def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    base = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = base()
-            components = schema.setdefault("components", {})
-            schemas = components.setdefault("schemas", {})
-            for name, value in _petition_schemas().items():
-                schemas.setdefault(name, value)
-            components.setdefault("securitySchemes", {})["bearer"] = {
-                "type": "http",
-                "scheme": "bearer",
-                "bearerFormat": "JWT",
-            }
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    return openapi
 
 
 def create_app(
@@ -68,8 +38,15 @@ def create_app(
         xlog.configure("gateway", settings.log_level)
         app.state.http = httpx.AsyncClient(
             transport=transport,
-            timeout=httpx.Timeout(settings.upstream_timeout_seconds),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            timeout=httpx.Timeout(
+                settings.upstream_timeout_seconds,
+                connect=settings.upstream_connect_timeout_seconds,
+            ),
+            # Idle connections are dropped before the services' keep-alive timeout (30 s):
+            # reusing one the service is closing fails the request (a 503 for a sent POST)
+            limits=httpx.Limits(
+                max_connections=200, max_keepalive_connections=50, keepalive_expiry=15
+            ),
             follow_redirects=False,
             trust_env=False,  # service URLs are internal: no proxy from the environment
         )
@@ -79,9 +56,19 @@ def create_app(
             client, app.state.http = app.state.http, None
             await client.aclose()
 
-    app = FastAPI(title="Xinfang API", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Xinfang API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # services/gateway/openapi.py serves the merged document and the offline docs pages
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.http = None
+    protection.install(app, settings)  # rate limits, body size, breakers, CORS
     install_http_basics(app, "gateway")
 
     @app.get("/readyz", include_in_schema=False)
@@ -94,7 +81,9 @@ def create_app(
 
     app.include_router(status.router)
     app.include_router(build_router())
-    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    app.include_router(open311.build_router())  # /open311/v2 (GeoReport v2)
+    console.install(app)  # the operator console at /console
+    openapi.install(app)  # /openapi.json (merged from the services), /docs, /asyncapi.json
     return app
 
 

@@ -2,7 +2,9 @@
 
 200 when every service is up (its ``/readyz`` answers 200: the process and its database are
 up) and the broker answers; 503 with ``Retry-After`` otherwise. Lag, outbox backlog and
-dead-letter counts are reported, never gating (ARCHITECTURE §4).
+dead-letter counts are reported, never gating (ARCHITECTURE §4). Each service's entry also
+shows the gateway's circuit breaker for it (``breaker``: state, consecutive failures, and the
+seconds until it lets a call through), reported, not gating.
 """
 
 from __future__ import annotations
@@ -146,5 +148,9 @@ async def collect(
 )
 async def status(request: Request) -> JSONResponse:
     code, body = await collect(request.app.state.http, request.app.state.settings)
+    # The gateway's own view: whether it is calling the service at all (breaker.py).
+    for name, breaker in getattr(request.app.state, "breakers", {}).items():
+        if name in body["services"]:
+            body["services"][name]["breaker"] = breaker.snapshot()
     headers = {"Retry-After": "5"} if code != 200 else None
     return JSONResponse(body, status_code=code, headers=headers)

@@ -136,7 +136,8 @@ async def test_an_operator_opens_supervision_and_the_unit_answers(
 
     # The supervising bureau (or an operator) closes it once answered
     close = f"/api/v1/supervision/{sup['id']}/close"
-    assert (await api.post(close, headers=HRSS)).status_code == 404
+    # the unit supervised sees the record, and may not close it
+    assert (await api.post(close, headers=HRSS)).status_code == 403
     closed = await api.post(close, json={"note": "answer accepted"}, headers=BUREAU)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     assert (await api.post(close, headers=OPERATOR)).status_code == 409
