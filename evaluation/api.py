@@ -21,7 +21,9 @@ async def overview(
 ) -> dict[str, Any]:
     if region_code and not within(region_code, principal.region_code):
         raise Forbidden("your token is limited to region " + str(principal.region_code))
-    region = region_code or (scope_prefix(principal.region_code) if principal.region_code else None)
+    # a region's own cases and every region inside it: 110100 -> the codes starting 1101
+    scope = region_code or principal.region_code
+    region = scope_prefix(scope) if scope else None
     q = select(case_reads.c.status, func.count()).group_by(case_reads.c.status)
     if region:
         q = q.where(case_reads.c.region_code.startswith(region))

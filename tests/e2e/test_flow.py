@@ -17,6 +17,7 @@ from tests.e2e.conftest import petition, read_events, token, wait_for
 pytestmark = pytest.mark.e2e
 
 OWNER = token("petitioner", "flow-user-1")
+NATIONAL = token("operator", "flow-analyst")
 
 
 def routed_case(api: httpx.Client, number: str, headers: dict[str, str]) -> dict:  # type: ignore[type-arg]
@@ -161,6 +162,9 @@ def test_evaluation_keeps_its_own_read_model(api: httpx.Client) -> None:
         return r.json()["by_status"].get("routed", 0)
 
     assert wait_for(routed_count) >= 1
+    # a prefecture's overview counts the cases of the counties inside it
+    r = api.get("/api/v1/analytics/overview", params={"region_code": "110100"}, headers=NATIONAL)
+    assert r.status_code == 200 and r.json()["by_status"].get("routed", 0) >= 1, r.text
 
 
 def test_request_id_flows_into_logs_and_becomes_the_events_correlation_id(
