@@ -11,7 +11,6 @@ replica that holds the lease (``shared.lease``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -26,7 +25,7 @@ from evaluation.models import callbacks, ratings
 from evaluation.ratings_store import Writer
 from shared.contracts import CallbackOverdue, RatingNotRated
 from shared.db import Database
-from shared.lease import Lease
+from shared.lease import Lease, every
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -185,17 +184,7 @@ class RatingScheduler:
         return counts
 
     async def run(self) -> None:
-        try:
-            while True:
-                try:
-                    await self.tick()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("rating scan failed, retrying", extra={"error": repr(exc)[:300]})
-                await asyncio.sleep(self.settings.scheduler_interval_seconds)
-        finally:
-            await self.lease.release()
+        await every(self.lease, self.settings.scheduler_interval_seconds, self.tick, "rating scan")
 
 
 def background(settings: CommonSettings) -> Callable[[Database], Awaitable[None]]:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select
 from evaluation.models import scorecard_cases
 from evaluation.rollups import Analytics, refresh, today_cst
 from shared.db import Database
-from shared.lease import Lease
+from shared.lease import Lease, every
 from shared.regions import RegionDirectory
 from shared.settings import CommonSettings
 
@@ -70,17 +70,7 @@ class BacklogSweeper:
 
     async def run(self) -> None:
         await asyncio.to_thread(RegionDirectory.default)  # region keys: load off the loop
-        try:
-            while True:
-                try:
-                    await self.tick()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("backlog sweep failed, retrying", extra={"error": repr(exc)[:300]})
-                await asyncio.sleep(self.settings.analytics_sweep_seconds)
-        finally:
-            await self.lease.release()
+        await every(self.lease, self.settings.analytics_sweep_seconds, self.tick, "backlog sweep")
 
 
 def background(settings: CommonSettings) -> Callable[[Database], Awaitable[None]]:

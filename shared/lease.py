@@ -8,9 +8,11 @@ single-process embedded default: there the lease is always held.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -78,3 +80,22 @@ class Lease:
             with contextlib.suppress(Exception):
                 await conn.invalidate()
                 await conn.close()
+
+
+async def every(
+    lease: Lease, seconds: float, tick: Callable[[], Awaitable[object]], what: str
+) -> None:
+    """Runs ``tick`` (which tries the lease itself) every ``seconds`` until cancelled: a failed
+    tick is logged as ``<what> failed, retrying`` and the next one tries again; the lease is
+    released on the way out."""
+    try:
+        while True:
+            try:
+                await tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(f"{what} failed, retrying", extra={"error": repr(exc)[:300]})
+            await asyncio.sleep(seconds)
+    finally:
+        await lease.release()

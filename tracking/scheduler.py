@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.calendar import WorkCalendar
 from shared.contracts import ClockDueSoon, ClockOverdue
 from shared.db import Database
-from shared.lease import Lease
+from shared.lease import Lease, every
 from shared.regions import RegionDirectory
 from shared.settings import CommonSettings
 from tracking import supervision as rules
@@ -288,17 +288,7 @@ class Scheduler:
     async def run(self) -> None:
         # the region data (escalation's parents) loads once, off the event loop
         await asyncio.to_thread(RegionDirectory.default)
-        try:
-            while True:
-                try:
-                    await self.tick()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("clock scan failed, retrying", extra={"error": repr(exc)[:300]})
-                await asyncio.sleep(self.settings.scheduler_interval_seconds)
-        finally:
-            await self.lease.release()
+        await every(self.lease, self.settings.scheduler_interval_seconds, self.tick, "clock scan")
 
 
 def background(settings: CommonSettings) -> Callable[[Database], Awaitable[None]]:
