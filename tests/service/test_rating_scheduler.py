@@ -159,9 +159,9 @@ async def test_a_dissatisfied_rating_opens_a_call_back_that_goes_overdue(db: Dat
     assert (await scan(db, SETTINGS, cb.due + timedelta(days=2))).callbacks_overdue == 0
 
 
+# PostgreSQL only: SQLite is the single-process embedded default, with no lease to share
+@pytest.mark.parametrize("migrated", ["postgres"], indirect=True)
 async def test_one_replica_scans_at_a_time(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite is the single-process embedded default: there is no lease to share")
     case = await add_case(db, status="routed")
     await consume(db, accepted(case), case.case_id)
     replica = Database(db.url)

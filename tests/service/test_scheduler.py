@@ -221,9 +221,9 @@ async def test_the_scan_reads_the_next_check_index(db: Database) -> None:
     assert "ix_clocks_next_check" in plan, plan
 
 
+# PostgreSQL only: SQLite is the single-process embedded default, with no lease to share
+@pytest.mark.parametrize("migrated", ["postgres"], indirect=True)
 async def test_one_replica_scans_at_a_time(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite is the single-process embedded default: there is no lease to share")
     await add_case(db)
     replica = Database(db.url)
     today = lambda: date(2025, 3, 15)  # noqa: E731
