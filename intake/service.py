@@ -75,7 +75,7 @@ async def prepare(
     unclear = identity_unclear(body)
     region = locate(body)
     code = querycode.new_code()
-    code_hash = await asyncio.to_thread(querycode.hash_code, code)
+    code_hash = await asyncio.to_thread(querycode.hash_code, code, n=settings.query_code_scrypt_n)
     now = datetime.now(UTC)
     received = body.received_at or now
     if received.tzinfo is None:

@@ -8,9 +8,11 @@ import hashlib
 import hmac
 import secrets
 
+from shared.settings import QUERY_CODE_SCRYPT_N
+
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 LENGTH = 8
-_N, _R, _P = 2**14, 8, 1
+_R, _P = 8, 1
 
 
 def new_code() -> str:
@@ -29,10 +31,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def hash_code(code: str, *, salt: bytes | None = None) -> str:
+def hash_code(code: str, *, salt: bytes | None = None, n: int = QUERY_CODE_SCRYPT_N) -> str:
+    """``n`` is scrypt's work factor (XINFANG_QUERY_CODE_SCRYPT_N); it is kept in the result."""
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(normalize(code).encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+    digest = hashlib.scrypt(normalize(code).encode(), salt=salt, n=n, r=_R, p=_P, dklen=32)
+    return f"scrypt${n}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
 def verify(code: str, encoded: str) -> bool:

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "xinfang-development-secret-do-not-use-in-production"
 DEV_PII_KEY = base64.urlsafe_b64encode(hashlib.sha256(b"xinfang-dev-pii-key").digest()).decode()
 DEV_HMAC_KEY = "xinfang-development-hmac-key"
+QUERY_CODE_SCRYPT_N = 2**14
 
 SERVICES = ("intake", "routing", "tracking", "evaluation")
 
@@ -131,12 +132,25 @@ class CommonSettings(BaseSettings):
     webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
     webhook_retry_hours: float = Field(24.0, gt=0)
 
+    # The work factor N of the scrypt hash that keeps query codes (a power of two; the hash
+    # records it, so a change applies to new petitions and old codes still verify). At the
+    # default a hash takes about 64 ms of CPU, most of a submission's cost; production refuses
+    # less. A load test whose subject is not the hash may lower it (the fault suite does).
+    query_code_scrypt_n: int = Field(QUERY_CODE_SCRYPT_N, ge=2**10, le=2**20)
+
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> CommonSettings:
         """Every process verifies tokens, so the JWT secret is checked everywhere; the PII
         and HMAC keys only where they are used (intake; the PII key also in tracking)."""
         if self.env == "production" and not self.jwt_jwks_url:
             _strong("XINFANG_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET)
+        n = self.query_code_scrypt_n
+        if n & (n - 1):
+            raise ValueError("XINFANG_QUERY_CODE_SCRYPT_N must be a power of two")
+        if self.env == "production" and n < QUERY_CODE_SCRYPT_N:
+            raise ValueError(
+                f"XINFANG_QUERY_CODE_SCRYPT_N below {QUERY_CODE_SCRYPT_N} is refused in production"
+            )
         return self
 
     def topic(self, service: str) -> str:

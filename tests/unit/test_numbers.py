@@ -52,3 +52,22 @@ def test_region_codes_show_their_shortest_form() -> None:
     assert short_region("110107000000") == "110107"
     assert short_region("110107011000") == "110107011"
     assert short_region("110107011001") == "110107011001"
+
+
+def test_query_code_work_factor_is_a_setting_that_travels_with_the_hash() -> None:
+    code = querycode.new_code()
+    light = querycode.hash_code(code, n=2**10)
+    assert light.startswith("scrypt$1024$")
+    assert querycode.verify(code, light)  # old and new hashes verify whatever the setting
+    assert querycode.hash_code(code).startswith(f"scrypt${2**14}$")
+
+
+def test_a_weaker_query_code_hash_is_refused_in_production() -> None:
+    from shared.settings import CommonSettings
+
+    assert CommonSettings(env="test", query_code_scrypt_n=2**10).query_code_scrypt_n == 1024
+    with pytest.raises(ValueError, match="power of two"):
+        CommonSettings(query_code_scrypt_n=3000)
+    with pytest.raises(ValueError, match="refused in production"):
+        CommonSettings(env="production", jwt_secret="x" * 40, query_code_scrypt_n=2**12)
+    assert CommonSettings(env="production", jwt_secret="x" * 40).query_code_scrypt_n == 2**14
