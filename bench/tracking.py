@@ -36,7 +36,6 @@ import json  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -50,7 +49,6 @@ import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from services.devkit import create_scratch_database, drop_scratch_database  # noqa: E402
-from services.launcher import free_port  # noqa: E402
 from shared import tracking_number as numbers  # noqa: E402
 from shared.auth import mint_token  # noqa: E402
 from shared.db import Database  # noqa: E402
@@ -293,41 +291,6 @@ async def restore(db: Database, top: int) -> None:
 
 # -- part 2: case reads through the gateway --
 
-RAW_APP = """
-import sys
-import uvicorn
-from fastapi import FastAPI
-
-app = FastAPI()
-BODY = json_body
-
-
-@app.get("/api/v1/cases/{number}")
-async def case(number: str) -> dict:
-    return {**BODY, "tracking_number": number}
-
-
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="info")
-"""
-
-
-def start_raw(body: dict[str, Any], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    code = RAW_APP.replace("json_body", repr(body))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(port)], stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/v1/cases/x", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the bare endpoint did not start; see {log}")
-
 
 async def load_reads(
     base: str, numbers_: list[str], headers: dict[str, str], args: argparse.Namespace
@@ -382,7 +345,7 @@ def measure_reads(args: argparse.Namespace, admin: str | None = None) -> dict[st
         }
         got = asyncio.run(submit_cases(suite.url("gateway"), args.cases_read, owner))
         body = httpx.get(f"{suite.url('gateway')}/api/v1/cases/{got[0]}", headers=owner).json()
-        raw, raw_url = start_raw(body, var_dir / "logs" / "raw.log")
+        raw, raw_url = flow.start_raw(body, var_dir / "logs" / "raw.log")
         result = {
             "setup": setup,
             "body_bytes": len(json.dumps(body, ensure_ascii=False).encode()),
