@@ -132,7 +132,7 @@ class EventConsumer:
             # Leaving the group politely can wait on a join still in progress (seconds on the
             # embedded broker); after a bound, the session timeout lets the group move on.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 2)
+                await asyncio.wait_for(kafka.stop_consumer(consumer), 2)
         producer, self._dlq_producer = self._dlq_producer, None
         if producer is not None:
             with contextlib.suppress(Exception):

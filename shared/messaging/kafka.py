@@ -52,6 +52,21 @@ def producer(settings: CommonSettings, client_id: str) -> AIOKafkaProducer:
     )
 
 
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """``consumer.stop()`` without aiokafka 0.14's stray cancellation: while a broker is
+    unreachable a fetch task waits out its retry backoff, and ``Fetcher.close`` cancels that task
+    and awaits it, so its CancelledError escapes ``stop()`` although nobody cancelled the caller
+    (a relay that took it for its own shutdown ended silently). That error is dropped and the
+    client closed, as the rest of ``stop()`` would have; a real cancellation still propagates."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise
+        await consumer._client.close()
+
+
 def admin(settings: CommonSettings, client_id: str) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
         **connection(settings),
@@ -150,7 +165,7 @@ async def missing_records(
                     found[tp.partition] = first.offset == offset and header == event_id
         return lost | {p for p in check if not found.get(p, False)}
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 async def topic_sizes(
@@ -175,7 +190,7 @@ async def topic_sizes(
             sizes[topic] = sum(max(0, ends[tp] - starts[tp]) for tp in tps)
         return sizes
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 async def broker_ready(settings: CommonSettings, timeout: float = 3.0) -> bool:
