@@ -42,7 +42,7 @@ async def _read_all(settings: CommonSettings, topic: str, group: str | None):  #
                 records += [r for r in recs if r.offset < ends[tp]]
         return consumer, records
     except Exception:
-        await consumer.stop()
+        await kafka.stop_consumer(consumer)
         raise
 
 
@@ -56,7 +56,7 @@ def _header(record, name: str) -> str | None:  # type: ignore[no-untyped-def]
 async def show(settings: CommonSettings, topics: list[str]) -> None:
     for topic in topics:
         consumer, records = await _read_all(settings, topic, None)
-        await consumer.stop()
+        await kafka.stop_consumer(consumer)
         print(f"{topic}: {len(records)} dead letter(s)")
         for r in records:
             print(
@@ -98,7 +98,7 @@ async def replay(settings: CommonSettings, topics: list[str], group: str | None 
                         last[TopicPartition(r.topic, r.partition)] = r.offset + 1
                     await consumer.commit(last)
             finally:
-                await consumer.stop()
+                await kafka.stop_consumer(consumer)
     finally:
         await producer.stop()
     return total
