@@ -29,6 +29,15 @@ def missing(what: str) -> None:
     pytest.skip(message)
 
 
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """These tests print what they counted (submitted, answered, lost, doubled ...): shown in
+    `make test`'s output even when they pass."""
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        return (yield)
+
+
 @pytest.fixture(scope="session")
 def kafka_jars() -> Path:
     libs = kafka_libs()
