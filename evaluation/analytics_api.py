@@ -41,6 +41,9 @@ FIGURES = (
     "backlog_cases",
     "backlog_resolution_rate",
     "supervisions",
+    "themed_petitions",
+    "proactive_cases",
+    "proactive_resolution_rate",
 )
 
 
@@ -174,6 +177,11 @@ async def situation(
         own = await queries.petitions(s, [key], before, end, category)
         parts = await queries.by_region(s, children, before, start, end, category)
         clusters = await queries.collectives(s, key, start, end, category)
+        channels = await queries.themes(s, key, start, end, category)
+        sums = (await queries.totals(s, "region", start, end, category=category, ids=[key])).get(
+            key, {}
+        )
+        held = await queries.reception_counts(s, key, start, end)
         cube = await queries.petitions(s, children or [key], start, end, category) if csv else {}
     now = {c: n for c, n in own.items() if c[1] >= start}
     by_category = queries.by(now, lambda c: c[2])
@@ -205,6 +213,15 @@ async def situation(
         "series": [{"period": p, "petitions": n} for p, n in sorted(series.items())],
         "rising": queries.rising(by_category, previous, top),
         "collectives": clusters,
+        # petitions through themed channels (专题通道); they count in the figures above too
+        "themes": channels,
+        # problems grid workers registered on rounds (源头化解): not in the petitions above
+        "proactive": {
+            "registered": sums.get("proactive", 0),
+            "replied": sums.get("proactive_replied", 0),
+            "concluded": sums.get("proactive_concluded", 0),
+        },
+        "receptions": held,
     }
     rows = queries.by(cube, lambda c: (queries.bucket(c[1], granularity), c[0], c[2]))
     csv_rows = [

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evaluation.models import case_reads
+from evaluation.models import case_reads, receptions
 from evaluation.ratings_store import Writer
 from shared.contracts import (
     CaseAccepted,
@@ -22,6 +22,10 @@ from shared.contracts import (
     CaseReplied,
     CaseStatusChanged,
     PetitionSubmitted,
+    ReceptionCancelled,
+    ReceptionHeld,
+    ReceptionRequested,
+    ReceptionScheduled,
     SupervisionOpened,
 )
 from shared.events import Envelope, EventData
@@ -64,6 +68,8 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
             "query_code_hash": data.query_code_hash,
             "repeat_of": data.repeat_of,
             "collective_id": data.collective_id,
+            "theme": data.theme,
+            "proactive": data.proactive,
         }
         exists = (
             await session.execute(
@@ -169,7 +175,62 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
         row = await known(session, data.case_id)
         await change(session, data.case_id, supervision_count=row.supervision_count + 1)
 
+    async def on_reception(session: AsyncSession, _env: Envelope, data: EventData) -> None:
+        """A reception's latest state: one row per reception, events applied in their order
+        (one case's events share a partition), a replay changes nothing."""
+        assert isinstance(
+            data, ReceptionRequested | ReceptionScheduled | ReceptionCancelled | ReceptionHeld
+        )
+        now = datetime.now(UTC)
+        values: dict[str, object]
+        if isinstance(data, ReceptionRequested):
+            values = {"status": "requested"}
+        elif isinstance(data, ReceptionScheduled):
+            values = {
+                "status": "scheduled",
+                "starts_at": data.starts_at,
+                "unit_ids": list(data.unit_ids),
+                "reschedules": data.reschedules,
+            }
+        elif isinstance(data, ReceptionCancelled):
+            values = {"status": "cancelled", "recorded_at": data.cancelled_at}
+        else:
+            values = {
+                "status": data.outcome,
+                "starts_at": data.starts_at,
+                "unit_ids": list(data.unit_ids),
+                "recorded_at": data.recorded_at,
+            }
+        r = receptions.c
+        found = (
+            await session.execute(select(r.reception_id).where(r.reception_id == data.reception_id))
+        ).first()
+        if found:
+            await session.execute(
+                receptions.update()
+                .where(r.reception_id == data.reception_id)
+                .values(updated_at=now, **values)
+            )
+            return
+        requested_at = data.requested_at if isinstance(data, ReceptionRequested) else now
+        await session.execute(
+            receptions.insert().values(
+                reception_id=data.reception_id,
+                case_id=data.case_id,
+                tracking_number=data.tracking_number,
+                region_code=data.region_code,
+                unit_id=data.unit_id,
+                requested_at=requested_at,
+                updated_at=now,
+                **values,
+            )
+        )
+
     return {
+        ReceptionRequested.TYPE: on_reception,
+        ReceptionScheduled.TYPE: on_reception,
+        ReceptionCancelled.TYPE: on_reception,
+        ReceptionHeld.TYPE: on_reception,
         PetitionSubmitted.TYPE: on_submitted,
         CaseRegistered.TYPE: on_registered,
         CaseAssigned.TYPE: on_assigned,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from evaluation.scorecard import MEASURES
@@ -52,6 +54,9 @@ case_reads = Table(
     Column("replied_at", UtcDateTime()),
     Column("concluded_at", UtcDateTime()),
     Column("supervision_count", Integer, nullable=False, server_default="0"),
+    # The themed channel (专题通道) a petition came through, and a grid worker's report
+    Column("theme", String(40)),
+    Column("proactive", Boolean, nullable=False, server_default=false()),
 )
 
 # Satisfaction (PROCEDURE §8): one row per case and moment (acceptance, reply), opened when the
@@ -163,4 +168,23 @@ Index(
     case_reads.c.received_at,
     postgresql_where=case_reads.c.collective_id.is_not(None),
     sqlite_where=case_reads.c.collective_id.is_not(None),
+)
+
+# Video and joint receptions (tracking's reception events): one row each, its latest state
+receptions = Table(
+    "receptions",
+    metadata,
+    Column("reception_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("tracking_number", String(18), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("unit_id", String(100), nullable=False),  # the petition bureau that receives
+    Column("unit_ids", JSON),  # every unit taking part, once scheduled
+    Column("status", String(20), nullable=False),  # requested, scheduled, held, no_show, ...
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("starts_at", UtcDateTime()),
+    Column("reschedules", Integer, nullable=False, server_default="0"),
+    Column("recorded_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_receptions_region", "region_code", "requested_at"),
 )

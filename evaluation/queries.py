@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from evaluation.models import analytics_warnings, case_reads, scorecard_rollups
+from evaluation.models import analytics_warnings, case_reads, receptions, scorecard_rollups
 from evaluation.scorecard import MEASURES, NATIONAL
 from shared.regions import scope_prefix
 from shared.vocabulary import CST
@@ -226,6 +226,61 @@ async def collectives(
         }
         for row in await session.execute(q)
     ]
+
+
+async def themes(
+    session: AsyncSession, region: str, start: date, end: date, category: str | None = None
+) -> list[dict[str, Any]]:
+    """Petitions per themed channel (专题通道) received in the period in the region, the
+    busiest first: how many, how many the unit has accepted and answered, how many ended."""
+    c = case_reads.c
+    low, high = cst_range(start, end)
+    where = [c.theme.is_not(None), c.received_at >= low, c.received_at < high]
+    if region != NATIONAL:
+        where.append(prefix_range(c.region_code, scope_prefix(region)))
+    if category is not None:
+        where.append(c.category == category)
+    q = (
+        select(
+            c.theme,
+            func.count().label("petitions"),
+            func.count(c.accepted_at).label("accepted"),
+            func.count(c.replied_at).label("replied"),
+            func.count(c.concluded_at).label("concluded"),
+        )
+        .where(*where)
+        .group_by(c.theme)
+        .order_by(func.count().desc(), c.theme)
+    )
+    return [
+        {
+            "theme": row.theme,
+            "petitions": row.petitions,
+            "accepted": row.accepted,
+            "replied": row.replied,
+            "concluded": row.concluded,
+        }
+        for row in await session.execute(q)
+    ]
+
+
+RECEPTION_STATES = ("requested", "scheduled", "held", "no_show", "cancelled")
+
+
+async def reception_counts(
+    session: AsyncSession, region: str, start: date, end: date
+) -> dict[str, int]:
+    """Video receptions requested in the period in the region, by their state now (a
+    reception proposed but not yet confirmed counts as requested)."""
+    r = receptions.c
+    low, high = cst_range(start, end)
+    where = [r.requested_at >= low, r.requested_at < high]
+    if region != NATIONAL:
+        where.append(prefix_range(r.region_code, scope_prefix(region)))
+    q = select(r.status, func.count().label("n")).where(*where).group_by(r.status)
+    found = {row.status: row.n for row in await session.execute(q)}
+    counts = {state: int(found.get(state, 0)) for state in RECEPTION_STATES}
+    return {"total": sum(found.values())} | counts
 
 
 def _aware(value: Any) -> str | None:

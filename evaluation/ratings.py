@@ -57,6 +57,10 @@ def ineligible(case: Any) -> Refusal | None:
         )
     if case.kind != "grievance":
         return Refusal("not_a_grievance", f"only grievances are rated, not a {case.kind}")
+    if case.proactive:
+        return Refusal(
+            "proactive", "a problem a grid worker registered has no petitioner to rate it"
+        )
     if case.anonymous:
         return Refusal("anonymous", "an anonymous petition is not rated")
     if case.identity_unclear:

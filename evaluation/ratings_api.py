@@ -3,7 +3,8 @@
 The petitioner rates with their account (the owner's token) or, without one, with the case's
 query code (rate limited; a wrong code answers like an unknown case). The handling unit and
 operators read the ratings. A refusal is a 409 whose ``reason`` is a stable code:
-``accusation``, ``diverted``, ``not_a_grievance``, ``anonymous``, ``identity_unclear``,
+``accusation``, ``diverted``, ``not_a_grievance``, ``proactive``, ``anonymous``,
+``identity_unclear``,
 ``repeat_petition``, ``moment_not_reached``, ``window_closed``, ``change_period_over``.
 """
 

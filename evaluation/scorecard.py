@@ -51,6 +51,11 @@ MEASURES = (
     "basically_satisfied",
     "dissatisfied",
     "not_rated",  # rating windows that closed without a rating
+    "themed",  # petitions through a themed channel (专题通道), counted in "petitions" too
+    # Grid workers' reports (源头化解), counted apart: in none of the counters above
+    "proactive",  # problems registered on rounds, no petitioner behind them
+    "proactive_replied",  # of those, answered by the unit (the problem dealt with)
+    "proactive_concluded",  # of those, at a final status
 )
 
 
@@ -134,8 +139,16 @@ def contribution(
     """What ``case`` (a ``case_reads`` row) adds, given its ``facts`` (a ``scorecard_cases``
     row or None), whether a later petition repeats it, and today."""
     received = cst_day(case.received_at or case.registered_at)
-    m: dict[str, int] = {"petitions": 1}
-    if case.repeat_of is None:
+    m: dict[str, int]
+    if case.proactive:
+        m = {
+            "proactive": 1,
+            "proactive_replied": int(case.replied_at is not None),
+            "proactive_concluded": int(case.concluded_at is not None),
+        }
+    else:
+        m = {"petitions": 1, "themed": int(case.theme is not None)}
+    if case.repeat_of is None and not case.proactive:
         m.update(_case_measures(case, facts, repeated, received, today, backlog_days))
     measures = {k: v for k, v in m.items() if v}
     return Contribution(
@@ -239,5 +252,9 @@ def figures(sums: Mapping[str, int]) -> dict[str, Any]:
         "backlog_cases": s["backlog"],
         "backlog_resolution_rate": _rate(s["backlog_resolved"], s["backlog"]),
         "supervisions": s["supervisions"],
+        "themed_petitions": s["themed"],
+        # problems grid workers found before anyone petitioned, and how many were dealt with
+        "proactive_cases": s["proactive"],
+        "proactive_resolution_rate": _rate(s["proactive_replied"], s["proactive"]),
         "counts": s,
     }

@@ -71,6 +71,11 @@ async def get_petition(
     elif row is None or not (
         (principal.role == "operator" and within(row.region_code, principal.region_code))
         or (principal.role == "petitioner" and row.owner_ref == principal.sub)
+        or (
+            principal.role == "grid_worker"
+            and row.proactive
+            and row.registered_by == f"grid_worker:{principal.sub}"
+        )
     ):
         if not numbers.is_valid(number):
             raise Invalid(

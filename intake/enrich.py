@@ -20,10 +20,14 @@ class Category:
     legal_channel_name: str | None = None
 
 
-def categorize(body: PetitionCreate) -> Category:
+def categorize(body: PetitionCreate, default: str | None = None) -> Category:
     """The petitioner's category stands, except that a matter the classifier finds to be
-    litigation-related is diverted whatever it was filed under (诉访分离)."""
+    litigation-related is diverted whatever it was filed under (诉访分离). Without one, a
+    themed channel's ``default`` category applies (source ``channel``), with the same
+    exception."""
     found = classify(body.title, body.content, body.kind)
+    if not body.category and default and not found.litigation:
+        return Category(default, "channel")
     if body.category and not (found.litigation and body.category != "litigation"):
         if body.category == "litigation":
             return Category(
@@ -88,6 +92,36 @@ def locate(body: PetitionCreate, directory: RegionDirectory | None = None) -> st
         "no province, city, county or township was found in the "
         "address; name them, or give location.region_code",
     )
+
+
+def locate_report(
+    body: PetitionCreate, directory: RegionDirectory | None = None
+) -> tuple[str, str | None]:
+    """A grid report's township, and its village when the code names one. The directory
+    stops at townships: a 12-digit village code is accepted when its first 9 digits are a
+    known township; the petition is located (and routed) there and keeps the village code."""
+    directory = directory or RegionDirectory.default()
+    code = body.location.region_code or ""
+    village = code if len(code) == 12 and code[9:] != "000" else None
+    if village:
+        township = directory.get(village[:9])
+        if township is None or township.level != "township":
+            raise Invalid(
+                "location.region_code",
+                f"{village} is not a village of a known township: no township has the code "
+                f"{village[:9]}",
+            )
+        body = body.model_copy(
+            update={"location": body.location.model_copy(update={"region_code": village[:9]})}
+        )
+    region = locate(body, directory)
+    if len(region) != 9:
+        raise Invalid(
+            "location.region_code",
+            f"{code} is not a township or village; a grid report names its township "
+            "(9 digits) or village (12 digits)",
+        )
+    return region, village
 
 
 def _label(directory: RegionDirectory, code: str) -> str:

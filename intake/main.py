@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from intake import vault
 from intake.api import router
+from intake.channels_api import router as channels_router
 from intake.classify import rules
 from intake.handlers import handlers
 from intake.models import messaging
@@ -28,7 +29,7 @@ def create_app() -> FastAPI:
         settings=settings,
         tables=messaging,
         package="intake",
-        routers=[router, vault.router],
+        routers=[router, channels_router, vault.router],
         title="Xinfang intake",
     )
     app.state.cipher = PiiCipher(

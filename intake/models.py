@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from shared.db import UtcDateTime
@@ -58,6 +59,37 @@ petitions = Table(
     Column("query_code_hash", String(200), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("submitted_at", UtcDateTime(), nullable=False),
+    # Themed channel (专题通道): its code, the priority it gave, the unit its overrides named,
+    # and the answers to its form (encrypted: they may describe the petitioner)
+    Column("theme", String(40), index=True),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("routing_unit_id", String(100)),
+    Column("theme_fields_enc", Text),
+    # Reported by a grid worker (源头化解); the village (12 digits) when the region directory
+    # knows only its township
+    Column("proactive", Boolean, nullable=False, server_default=false()),
+    Column("village_code", String(12)),
+)
+
+# Themed channels (专题通道) opened by operators, with their own form fields and routing
+themed_channels = Table(
+    "themed_channels",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("description", Text),
+    Column("region_code", String(12)),
+    Column("opens_at", UtcDateTime(), nullable=False),
+    Column("closes_at", UtcDateTime()),
+    Column("closed_at", UtcDateTime()),
+    Column("default_category", String(50)),
+    Column("priority", Integer, nullable=False),
+    Column("target_response_hours", Integer),
+    Column("fields", JSON, nullable=False),
+    Column("routing_overrides", JSON, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # Case status as tracking announces it: repeats need to know whether an earlier case is open

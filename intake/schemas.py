@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,7 +13,7 @@ from shared.tracking_number import check_char
 from shared.vocabulary import CATEGORIES, CHANNELS
 
 Kind = Literal["grievance", "suggestion", "accusation"]
-Channel = Literal["web", "mobile", "wechat", "video", "letter", "visit", "phone", "fax"]
+Channel = Literal["web", "mobile", "wechat", "video", "letter", "visit", "phone", "fax", "grid"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
 
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
@@ -89,6 +89,9 @@ class PetitionCreate(Strict):
     accused_unit_id: str | None = Field(None, min_length=3, max_length=100)
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     received_at: datetime | None = None
+    # A themed channel (专题通道) by its code, and the answers to its extra form fields
+    theme: str | None = Field(None, min_length=2, max_length=40)
+    theme_fields: dict[str, Any] = Field(default_factory=dict, max_length=20)
 
     @field_validator("category")
     @classmethod
@@ -104,6 +107,21 @@ class PetitionCreated(BaseModel):
     tracking_number_display: str
     query_code: str
     status: Literal["received"] = "received"
+    # What the window needs at once (无差别受理): where, what, and where it goes next
+    region_code: str | None = None
+    category: str | None = None
+    category_source: str | None = None
+    classification_matched: list[str] = Field(default_factory=list)
+    litigation: bool = False
+    legal_channel: str | None = None
+    legal_channel_name: str | None = None
+    repeat_outcome: str | None = None
+    repeat_of_tracking_number: str | None = None
+    collective: bool = False
+    proactive: bool = False
+    theme: str | None = None
+    # The unit a themed channel's routing overrides name (routing checks it is active)
+    routing_unit_id: str | None = None
 
 
 class PetitionPublic(BaseModel):

@@ -13,23 +13,32 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intake.enrich import categorize, locate
+from intake.channels import (
+    Channel,
+    check_open,
+    check_scope,
+    check_theme_fields,
+    routing_unit,
+)
+from intake.channels_api import load_channel
+from intake.enrich import categorize, locate, locate_report
 from intake.idempotency import replay_idempotent, request_hash
 from intake.matching import find_repeat, find_similar_in_county, remember_bands
 from intake.models import idempotency_keys, messaging, petitions, tracking_sequences
 from intake.repeats import bands, shingles
-from intake.rules import identity_unclear, owner_of
+from intake.rules import check_reporter_region, identity_unclear, owner_of
 from intake.schemas import PetitionCreate, PetitionCreated
 from shared import pii, querycode
 from shared import tracking_number as numbers
 from shared.auth import Principal
 from shared.contracts import PetitionCollectiveFlagged, PetitionSubmitted
 from shared.db import Database
+from shared.errors import Invalid
 from shared.events import new_envelope
 from shared.logging import correlation_id
 from shared.messaging import outbox
 from shared.settings import ServiceSettings
-from shared.vocabulary import CST, county_of
+from shared.vocabulary import CST, PROACTIVE_CHANNELS, county_of
 
 
 async def next_sequence(session: AsyncSession, dialect: str, county: str, day) -> int:  # type: ignore[no-untyped-def]
@@ -67,16 +76,48 @@ class Prepared:
     petitioner_key: str | None
     id_number_hmac: str | None
     grams: set[str]
+    # Themed channel: the answers to its form (as given, and scrubbed for the event), its
+    # priority, response clock and the unit its routing overrides name
+    theme_fields: dict[str, str | int | float | bool]
+    theme_fields_scrubbed: dict[str, str | int | float | bool]
+    priority: int
+    target_response_hours: int | None
+    routing_unit_id: str | None
+    # A grid worker's report, and the village it names when the directory knows only townships
+    proactive: bool
+    village_code: str | None
+
+
+def _with_village(address: str | None, village: str | None) -> str | None:
+    """The village code stays visible next to the address of a report routed on its township."""
+    if not village:
+        return address
+    note = f"[村级区划代码 {village}]"
+    return f"{address} {note}" if address else note
 
 
 async def prepare(
-    settings: ServiceSettings, principal: Principal, body: PetitionCreate
+    settings: ServiceSettings,
+    principal: Principal,
+    body: PetitionCreate,
+    channel: Channel | None = None,
 ) -> Prepared:
     unclear = identity_unclear(body)
-    region = locate(body)
+    proactive = body.channel in PROACTIVE_CHANNELS
+    village = None
+    if proactive:
+        region, village = locate_report(body)
+    else:
+        region = locate(body)
+    check_reporter_region(principal, region)
+    now = datetime.now(UTC)
+    fields: dict[str, str | int | float | bool] = {}
+    if channel is not None:
+        check_open(channel, now)
+        check_scope(channel, region)
+        fields = check_theme_fields(channel.fields, body.theme_fields)
     code = querycode.new_code()
     code_hash = await asyncio.to_thread(querycode.hash_code, code, n=settings.query_code_scrypt_n)
-    now = datetime.now(UTC)
     received = body.received_at or now
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
@@ -87,7 +128,7 @@ async def prepare(
         "phones": [x.phone for x in people],
         "addresses": [x.address for x in people],
     }
-    found = categorize(body)
+    found = categorize(body, channel.default_category if channel else None)
     p = body.petitioner
     id_hmac = (
         pii.keyed_hash(settings.hmac_key.get_secret_value(), p.id_number)
@@ -109,9 +150,10 @@ async def prepare(
         county=county_of(region),
         title=pii.scrub_text(body.title, **own),
         content=pii.scrub_text(body.content, **own),
-        location_address=pii.scrub_text(body.location.address, **own)
-        if body.location.address
-        else None,
+        location_address=_with_village(
+            pii.scrub_text(body.location.address, **own) if body.location.address else None,
+            village,
+        ),
         category=found.category,
         category_source=found.source,
         classification_matched=list(found.matched),
@@ -120,6 +162,15 @@ async def prepare(
         petitioner_key=key,
         id_number_hmac=id_hmac,
         grams=shingles(body.title + body.content),
+        theme_fields=fields,
+        theme_fields_scrubbed={
+            k: pii.scrub_text(v, **own) if isinstance(v, str) else v for k, v in fields.items()
+        },
+        priority=channel.priority if channel else 0,
+        target_response_hours=channel.target_response_hours if channel else None,
+        routing_unit_id=routing_unit(channel, found.category, region) if channel else None,
+        proactive=proactive,
+        village_code=village,
     )
 
 
@@ -131,7 +182,14 @@ async def register(
     body: PetitionCreate,
     idempotency_key: str | None,
 ) -> PetitionCreated:
-    prep = await prepare(settings, principal, body)
+    channel = None
+    if body.theme:
+        channel = await load_channel(db, body.theme)
+        if channel is None:
+            raise Invalid(
+                "theme", f"no themed channel has the code '{body.theme}'; see GET /api/v1/channels"
+            )
+    prep = await prepare(settings, principal, body, channel)
     try:
         async with db.transaction() as s:
             result = await _store(s, db.dialect, settings, cipher, prep)
@@ -189,7 +247,7 @@ async def _store(
             category_source=prep.category_source,
             legal_channel=prep.legal_channel,
             region_code=prep.region,
-            location_address=body.location.address,
+            location_address=_with_village(body.location.address, prep.village_code),
             accused_unit_id=body.accused_unit_id,
             anonymous=body.anonymous,
             identity_unclear=prep.unclear,
@@ -211,6 +269,14 @@ async def _store(
             query_code_hash=prep.code_hash,
             received_at=prep.received,
             submitted_at=prep.now,
+            theme=body.theme,
+            priority=prep.priority,
+            routing_unit_id=prep.routing_unit_id,
+            theme_fields_enc=enc(json.dumps(prep.theme_fields, ensure_ascii=False), "theme_fields")
+            if prep.theme_fields
+            else None,
+            proactive=prep.proactive,
+            village_code=prep.village_code,
         )
     )
     event = PetitionSubmitted(
@@ -241,6 +307,13 @@ async def _store(
         repeat_of=repeat.case_id if repeat else None,
         repeat_of_tracking_number=repeat.tracking_number if repeat else None,
         collective_id=collective_id,
+        theme=body.theme,
+        priority=prep.priority,
+        target_response_hours=prep.target_response_hours,
+        routing_unit_id=prep.routing_unit_id,
+        theme_fields=prep.theme_fields_scrubbed,
+        proactive=prep.proactive,
+        representatives=len(body.representatives),
     )
     await outbox.record(
         s,
@@ -253,6 +326,19 @@ async def _store(
         tracking_number=tracking_number,
         tracking_number_display=numbers.display(tracking_number),
         query_code=prep.code,
+        region_code=prep.region,
+        category=prep.category,
+        category_source=prep.category_source,
+        classification_matched=prep.classification_matched,
+        litigation=prep.category == "litigation",
+        legal_channel=prep.legal_channel,
+        legal_channel_name=prep.legal_channel_name,
+        repeat_outcome=repeat.outcome if repeat else None,
+        repeat_of_tracking_number=repeat.tracking_number if repeat else None,
+        collective=collective_id is not None,
+        proactive=prep.proactive,
+        theme=body.theme,
+        routing_unit_id=prep.routing_unit_id,
     )
 
 

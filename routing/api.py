@@ -7,14 +7,15 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from routing.jurisdiction import KINDS, decide
 from routing.models import decisions, moves
-from routing.moves import move, named_by_hand
+from routing.moves import explain, move, named_by_hand, rule_of
 from shared import tracking_number as numbers
 from shared.auth import CurrentPrincipal, Principal, require_role
 from shared.errors import Conflict, Invalid, NotFound
 from shared.logging import correlation_id
 from shared.regions import within
-from shared.vocabulary import CST, MOVABLE_STATUSES
+from shared.vocabulary import CATEGORIES, CST, MOVABLE_STATUSES
 
 router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
 cases_router = APIRouter(prefix="/api/v1", tags=["routing"])
@@ -130,6 +131,76 @@ async def reroute(
         )
     fresh = await _decision(request, tracking_number)
     return await with_history(request, fresh)
+
+
+class Preview(BaseModel):
+    """The facts of a matter, as intake located and classified them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    region_code: str = Field(pattern=r"^\d{2,12}$", description="the region where it arose")
+    category: str = Field(description="a category code (TAXONOMY)")
+    kind: str = Field("grievance", description="grievance, suggestion or accusation")
+    accused_unit_id: str | None = Field(None, min_length=3, max_length=100)
+    headcount: int = Field(1, ge=1, le=100000)
+    text: str = Field("", max_length=10200, description="title and content: the major flag")
+    routing_unit_id: str | None = Field(
+        None, min_length=3, max_length=100, description="a themed channel's routing override"
+    )
+
+
+def _unit(directory: Any, unit_id: str | None) -> dict[str, object] | None:
+    unit = directory.get(unit_id) if unit_id else None
+    if unit is None:
+        return None
+    return {
+        "unit_id": unit.id,
+        "name": unit.name,
+        "function": unit.function,
+        "level": unit.level,
+        "region_code": unit.region_code,
+    }
+
+
+@router.post(
+    "/preview",
+    summary="Where a matter would go, without registering it (clerks at any window, operators)",
+)
+async def preview(
+    request: Request,
+    body: Preview,
+    principal: Annotated[
+        Principal, Depends(require_role("unit", "operator", "grid_worker", "service"))
+    ],
+) -> dict[str, object]:
+    """The rules' answer for these facts on the directory as it is now: the competent unit,
+    its co-handlers and the rule path. A window (无差别受理) shows it at once; the case itself
+    is routed by the same rules when its event arrives, so the two agree unless the directory
+    changes in between."""
+    if body.category not in CATEGORIES:
+        raise Invalid("category", f"unknown category; use one of: {', '.join(CATEGORIES)}")
+    if body.kind not in KINDS:
+        raise Invalid("kind", "must be grievance, suggestion or accusation")
+    directory = request.app.state.jurisdiction.directory
+    decision = decide(
+        region_code=body.region_code,
+        category=body.category,
+        kind=body.kind,
+        accused_unit_id=body.accused_unit_id,
+        headcount=body.headcount,
+        text=body.text,
+        directory=directory,
+        override_unit_id=body.routing_unit_id,
+    )
+    lead = _unit(directory, decision.lead_unit_id)
+    return {
+        "outcome": decision.outcome,
+        "unit": lead,
+        "co_units": [u for u in (_unit(directory, x) for x in decision.co_unit_ids) if u],
+        "major": decision.major,
+        "notify_units": [u for u in (_unit(directory, x) for x in decision.notify_unit_ids) if u],
+        "rule": rule_of(decision),
+        "explanation": explain(decision),
+    }
 
 
 async def _decision(request: Request, tracking_number: str) -> Any:

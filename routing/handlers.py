@@ -151,6 +151,7 @@ def handlers(
             headcount=data.headcount,
             text=f"{data.title}\n{data.content}",
             directory=jurisdiction.directory,
+            override_unit_id=data.routing_unit_id,
         )
         now = datetime.now(UTC)
         lead = decision.lead_unit_id or ""
@@ -166,6 +167,8 @@ def handlers(
                     "kind": data.kind,
                     "accused_unit_id": data.accused_unit_id,
                     "headcount": data.headcount,
+                    "theme": data.theme,
+                    "routing_unit_id": data.routing_unit_id,
                 },
             )
         )

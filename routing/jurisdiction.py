@@ -542,8 +542,13 @@ def decide(
     excluded_unit_ids: frozenset[str] = frozenset(),
     rules: Rules | None = None,
     topic: str | None = None,
+    override_unit_id: str | None = None,
 ) -> RoutingDecision:
     """The unit that handles one petition, its co-handlers, and why (module docstring).
+
+    ``override_unit_id``: the unit a themed channel's routing override names (专题通道). It
+    replaces the rules' lead when it is an active unit that has not objected, except for an
+    accusation (its reporter's protection decides) and a litigation-related matter (diverted).
 
     ``topic`` (a function or category code) says what a ``policy`` suggestion is about.
     ``accused_unit_id``: for an accusation, the unit accused; for other kinds, the unit the
@@ -569,6 +574,14 @@ def decide(
             outcome, lead, co = "triage", None, ()
         if outcome == "triage":
             lead = run.bureau(directory.chain(place.handling))
+    if override_unit_id and kind != "accusation" and outcome != "diverted":
+        named = directory.get(override_unit_id)
+        if named is None or named.id in run.excluded:
+            why = "objected to this case" if named else "not an active unit"
+            run.note("override", unit=override_unit_id, why=f"{why}: the rules decide")
+        else:
+            run.note("override", unit=named.id, why="the themed channel's routing override")
+            outcome, lead, co = "routed", named, ()
     if lead is None:
         run.note("outcome", outcome="triage", why="no unit can be named: manual placement")
     else:

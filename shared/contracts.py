@@ -51,6 +51,19 @@ class PetitionSubmitted(EventData):
     repeat_of_tracking_number: str | None = None
     # Many petitioners, same matter, same county, within the window
     collective_id: str | None = None
+    # Themed channel (专题通道) the petition came through: its code, priority (0 normal, higher
+    # first in the units' queues), target response time (a clock of its own) and the unit its
+    # routing overrides name for this petition (routing checks it is an active unit)
+    theme: str | None = None
+    priority: int = 0
+    target_response_hours: int | None = None
+    routing_unit_id: str | None = None
+    # The channel's extra form fields, text values scrubbed of the petitioner's identity
+    theme_fields: dict[str, str | int | float | bool | None] = {}
+    # Registered by a grid worker on rounds (源头化解), no petitioner behind it
+    proactive: bool = False
+    # Group visits (Art. 20): the representatives' count (their identity stays in intake)
+    representatives: int = 0
 
 
 @event_type("intake.petition.collective_flagged.v1", INTAKE)
@@ -443,3 +456,102 @@ class WarningRaised(EventData):
     threshold: float
     min_count: int
     raised_at: datetime
+
+
+# --- Receptions (视频接访 / 联合接访): tracking owns them --------------------------------------
+
+
+@event_type("tracking.reception.requested.v1", TRACKING)
+class ReceptionRequested(EventData):
+    """A video reception was requested for a case; the petition bureau of the case's region
+    (``unit_id``) is to propose slots."""
+
+    reception_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str  # the petition bureau that receives
+    region_code: str
+    requested_by: str  # role of the requester: petitioner, unit, operator
+    reason: str | None = None
+    requested_at: datetime
+
+
+@event_type("tracking.reception.invited.v1", TRACKING)
+class ReceptionInvited(EventData):
+    """One per invited unit (so each unit's webhooks get theirs): the bureau proposed slots
+    and invites the handling unit and co-handling units (joint reception)."""
+
+    reception_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str  # the invited unit
+    role: str  # "bureau", "lead" or "co"
+    bureau_unit_id: str
+    slots: list[datetime]
+    duration_minutes: int
+    invited_at: datetime
+
+
+@event_type("tracking.reception.scheduled.v1", TRACKING)
+class ReceptionScheduled(EventData):
+    """The petitioner (or a clerk for them) confirmed a slot: the reception will take place."""
+
+    reception_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str  # the bureau
+    unit_ids: list[str]  # every unit taking part
+    region_code: str
+    starts_at: datetime
+    ends_at: datetime
+    meeting_url: str
+    # 0 the first time, 1 after the first reschedule, ...
+    reschedules: int = 0
+    scheduled_at: datetime
+
+
+@event_type("tracking.reception.reminder.v1", TRACKING)
+class ReceptionReminder(EventData):
+    """Sent to each unit taking part (one event each) ahead of the start."""
+
+    reception_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str
+    starts_at: datetime
+    meeting_url: str
+    lead_minutes: int
+    reminded_at: datetime
+
+
+@event_type("tracking.reception.cancelled.v1", TRACKING)
+class ReceptionCancelled(EventData):
+    reception_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str  # the bureau
+    unit_ids: list[str]
+    region_code: str
+    reason: str
+    cancelled_by: str  # role
+    cancelled_at: datetime
+
+
+@event_type("tracking.reception.held.v1", TRACKING)
+class ReceptionHeld(EventData):
+    """The bureau recorded the end of a reception: ``outcome`` held, or no_show (the
+    petitioner did not come). The minutes stay in tracking (internal); the public summary and
+    the agreed actions travel."""
+
+    reception_id: str
+    case_id: str
+    tracking_number: str
+    unit_id: str  # the bureau
+    unit_ids: list[str]
+    region_code: str
+    outcome: str  # held | no_show
+    starts_at: datetime
+    attendees: int = 0
+    summary: str | None = None
+    actions: list[str] = []
+    recorded_at: datetime

@@ -132,6 +132,16 @@ class CommonSettings(BaseSettings):
     webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
     webhook_retry_hours: float = Field(24.0, gt=0)
 
+    # Video receptions (视频接访, tracking): the hours a slot must lie in (China time, on an
+    # official working day; a slot never straddles a break), the meeting link template
+    # (Xinfang carries no video: the provider is configured; {reception_id} is replaced) and
+    # how many minutes before the start each reminder goes out
+    reception_hours: str = Field(
+        "09:00-12:00,13:30-17:30", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}(,\d{2}:\d{2}-\d{2}:\d{2})*$"
+    )
+    reception_meeting_url: str = "https://meeting.invalid/xinfang/{reception_id}"
+    reception_reminder_minutes: list[int] = Field(default_factory=lambda: [1440, 60])
+
     # The work factor N of the scrypt hash that keeps query codes (a power of two; the hash
     # records it, so a change applies to new petitions and old codes still verify). At the
     # default a hash takes about 64 ms of CPU, most of a submission's cost; production refuses
@@ -151,6 +161,12 @@ class CommonSettings(BaseSettings):
             raise ValueError(
                 f"XINFANG_QUERY_CODE_SCRYPT_N below {QUERY_CODE_SCRYPT_N} is refused in production"
             )
+        for period in self.reception_hours.split(","):
+            start, end = period.split("-")
+            if not ("00:00" <= start < end <= "24:00") or start[3:] > "59" or end[3:] > "59":
+                raise ValueError(f"XINFANG_RECEPTION_HOURS: {period} is not a period of a day")
+        if any(m <= 0 for m in self.reception_reminder_minutes):
+            raise ValueError("XINFANG_RECEPTION_REMINDER_MINUTES must be positive minutes")
         return self
 
     def topic(self, service: str) -> str:

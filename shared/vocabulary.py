@@ -9,7 +9,9 @@ CST = timezone(timedelta(hours=8), "CST")
 KINDS = ("grievance", "suggestion", "accusation")
 ONLINE_CHANNELS = ("web", "mobile", "wechat", "video")
 STAFF_CHANNELS = ("letter", "visit", "phone", "fax")
-CHANNELS = ONLINE_CHANNELS + STAFF_CHANNELS
+# Registered by a grid worker on rounds (源头化解), with no petitioner behind it
+PROACTIVE_CHANNELS = ("grid",)
+CHANNELS = ONLINE_CHANNELS + STAFF_CHANNELS + PROACTIVE_CHANNELS
 
 FUNCTIONS = (
     "petition_bureau",

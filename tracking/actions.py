@@ -31,7 +31,7 @@ from shared.logging import correlation_id
 from tracking import machine
 from tracking.clocks import calendar_of
 from tracking.models import cases, clocks, reviews, timeline
-from tracking.store import Writer, cst_date
+from tracking.store import THEME_CLOCK, Writer, cst_date
 from tracking.views import actors, case_view, may_see, ruled_out
 
 router = APIRouter(prefix="/api/v1", tags=["case actions"])
@@ -481,6 +481,8 @@ async def withdraw(
 ) -> dict[str, Any]:
     async def step(st: Step, spec: machine.Action) -> None:
         at = datetime.now(UTC)
+        # not the unit's response: the channel's response clock just no longer applies
+        await st.w.stop_precise_clock(st.case.id, THEME_CLOCK, at, judged=False)
         await st.w.stop_all_clocks(st.case.id, at)
         text = "withdrawn by the petitioner" + (f": {body.reason}" if body.reason else "")
         st.actor = "petitioner"

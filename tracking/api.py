@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, or_, select
 
 from shared import tracking_number as numbers
 from shared.auth import MaybePrincipal, Principal, require_role
@@ -61,10 +61,10 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(description="the next_cursor of the previous page")]
 
 
-@router.get("/me/cases", summary="A petitioner's cases")
+@router.get("/me/cases", summary="A petitioner's cases (a grid worker's: the ones they reported)")
 async def my_cases(
     request: Request,
-    principal: Annotated[Principal, Depends(require_role("petitioner"))],
+    principal: Annotated[Principal, Depends(require_role("petitioner", "grid_worker"))],
     status: Status = None,
     clock_state: Clock = None,
     region: Region = None,
@@ -72,6 +72,8 @@ async def my_cases(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     q = select(cases).where(cases.c.owner_ref == principal.sub)
+    if principal.role == "grid_worker":
+        q = q.where(cases.c.proactive.is_(True))
     return await _page(request, q, limit, cursor, status, clock_state, region)
 
 
@@ -122,9 +124,21 @@ async def _page(
         else:
             cond = running & (clocks.c.due_soon_on > today)
         q = q.where(exists().where(cond))
-    if cursor:
-        q = q.where(cases.c.tracking_number > numbers.normalize(cursor))
-    q = q.order_by(cases.c.tracking_number).limit(limit + 1)
+    if cursor:  # "<priority>:<tracking number>", or a bare number for priority 0
+        level, _, after = cursor.rpartition(":")
+        try:
+            p = int(level) if level else 0
+        except ValueError:
+            raise Invalid("cursor", "not a cursor of this list") from None
+        n = numbers.normalize(after)
+        q = q.where(
+            or_(
+                cases.c.priority < p,
+                and_(cases.c.priority == p, cases.c.tracking_number > n),
+            )
+        )
+    # themed channels' petitions jump the queue: higher priority first
+    q = q.order_by(cases.c.priority.desc(), cases.c.tracking_number).limit(limit + 1)
     async with request.app.state.db.sessions() as s:
         rows = (await s.execute(q)).all()
     items = [
@@ -136,11 +150,20 @@ async def _page(
             "region_code": r.region_code,
             "received_at": r.received_at.isoformat(),
             "reply_due": r.reply_due.isoformat() if r.reply_due else None,
+            "theme": r.theme,
+            "priority": r.priority or 0,
+            "proactive": bool(r.proactive),
         }
         for r in rows[:limit]
     ]
     more = len(rows) > limit
-    return {"items": items, "next_cursor": items[-1]["tracking_number"] if more else None}
+    last = rows[limit - 1] if more else None
+    cursor_out = None
+    if last is not None:
+        cursor_out = (
+            f"{last.priority}:{last.tracking_number}" if last.priority else last.tracking_number
+        )
+    return {"items": items, "next_cursor": cursor_out}
 
 
 @router.get(

@@ -25,8 +25,8 @@ from shared.messaging.consumer import Handler, NotReady
 from shared.settings import CommonSettings
 from shared.vocabulary import CST, MOVABLE_STATUSES
 from tracking.clocks import calendar_of
-from tracking.models import cases
-from tracking.store import Writer
+from tracking.models import cases, clocks
+from tracking.store import THEME_CLOCK, Writer
 
 REPEAT_NOTES = {
     "linked_duplicate": "same petitioner, same matter as open case {tn}: linked to it, no new "
@@ -71,18 +71,40 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
                 repeat_of=data.repeat_of,
                 repeat_of_tracking_number=data.repeat_of_tracking_number,
                 collective_id=data.collective_id,
+                theme=data.theme,
+                priority=data.priority,
+                target_response_hours=data.target_response_hours,
+                theme_fields=dict(data.theme_fields) or None,
+                proactive=data.proactive,
+                representatives=data.representatives,
                 received_at=data.received_at,
                 registered_at=now,
                 updated_at=now,
             )
         )
+        first = (
+            "registered by a grid worker on rounds (源头化解): no petitioner behind it"
+            if data.proactive
+            else f"petition received by {data.channel}"
+        )
+        if data.theme:
+            first += f" through the themed channel {data.theme}"
         await w.note(
             data.petition_id,
             data.submitted_at,
             "received",
-            "intake",
-            f"petition received by {data.channel}",
+            "grid_worker" if data.proactive else "intake",
+            first,
         )
+        if data.target_response_hours:
+            await w.start_precise_clock(
+                data.petition_id,
+                THEME_CLOCK,
+                data.received_at,
+                data.target_response_hours,
+                basis=f"themed channel {data.theme or '-'}: first response within "
+                f"{data.target_response_hours} hours of receipt",
+            )
         await w.emit(
             CaseRegistered(
                 case_id=data.petition_id,
@@ -143,6 +165,16 @@ def handlers(settings: CommonSettings) -> dict[str, Handler]:
         }
         for kind in ("acceptance", "objection", "report", "handling"):
             await w.stop_clock(data.case_id, kind, at, met=None)  # the former unit's clocks
+        # the channel's response clock keeps running from receipt, now the new unit's to meet
+        await w.session.execute(
+            update(clocks)
+            .where(
+                clocks.c.case_id == data.case_id,
+                clocks.c.kind == THEME_CLOCK,
+                clocks.c.stopped_at.is_(None),
+            )
+            .values(unit_id=data.unit_id)
+        )
         if data.outcome == "triage":  # the petition bureau must name the handling unit
             await w.transition(
                 data.case_id,

@@ -11,6 +11,7 @@ from tracking import actions
 from tracking.api import router
 from tracking.handlers import handlers
 from tracking.models import messaging
+from tracking.receptions_api import router as receptions_router
 from tracking.scheduler import background as clock_scheduler
 from tracking.supervision_api import router as supervision_router
 from tracking.webhooks import delivery_loop
@@ -24,7 +25,7 @@ def create_app() -> FastAPI:
         settings=settings,
         tables=messaging,
         package="tracking",
-        routers=[router, actions.router, webhooks_router, supervision_router],
+        routers=[router, actions.router, webhooks_router, supervision_router, receptions_router],
         handlers=handlers(settings),
         consumes=["intake", "routing"],
         title="Xinfang tracking",

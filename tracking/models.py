@@ -79,6 +79,14 @@ cases = Table(
     Column("repeat_of", String(36)),
     Column("repeat_of_tracking_number", String(18)),
     Column("collective_id", String(36), index=True),
+    # Themed channel (专题通道): its code, queue priority (higher first), target response time
+    Column("theme", String(50)),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("target_response_hours", Integer),
+    Column("theme_fields", JSON),
+    # Registered by a grid worker on rounds (源头化解): owner_ref is the grid worker
+    Column("proactive", Boolean, nullable=False, server_default=false()),
+    Column("representatives", Integer, nullable=False, server_default="0"),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
@@ -130,6 +138,9 @@ clocks = Table(
     Column("started_on", Date, nullable=False),
     Column("due", Date, nullable=False),
     Column("due_soon_on", Date, nullable=False),
+    # A clock counted in hours (a themed channel's response time): the precise moment; ``due``
+    # is its day in China time
+    Column("due_at", UtcDateTime()),
     Column("state", String(10), nullable=False, server_default="on_time"),
     Column("provisional", Boolean, nullable=False, server_default=false()),
     Column("basis", String(200), nullable=False),
@@ -207,4 +218,36 @@ webhook_deliveries = Table(
     UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_event"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at"),
+)
+
+# 视频接访 / 联合接访: a video (joint) reception of a case by the petition bureau of its county,
+# with the handling and co-handling units; minutes stay internal, the summary is public
+receptions = Table(
+    "receptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("tracking_number", String(18), nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("bureau_unit_id", String(100), nullable=False),
+    # requested | proposed | scheduled | held | no_show | cancelled
+    Column("status", String(20), nullable=False),
+    Column("requested_by", String(20), nullable=False),
+    Column("reason", Text),
+    Column("slots", JSON),  # proposed start times (ISO 8601, UTC)
+    Column("duration_minutes", Integer, nullable=False, server_default="60"),
+    Column("starts_at", UtcDateTime()),
+    Column("ends_at", UtcDateTime()),
+    Column("meeting_url", String(2000)),
+    Column("unit_ids", JSON),  # every unit taking part: the bureau, the lead, co-handlers
+    Column("reschedules", Integer, nullable=False, server_default="0"),
+    Column("reminders_sent", JSON),  # the reminder leads (minutes) already sent
+    Column("attendees", JSON),
+    Column("minutes", Text),
+    Column("summary", Text),
+    Column("actions", JSON),
+    Column("cancel_reason", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_receptions_status_starts", "status", "starts_at"),
 )

@@ -28,6 +28,7 @@ from shared.db import Database
 from shared.lease import Lease, every
 from shared.regions import RegionDirectory
 from shared.settings import CommonSettings
+from tracking import receptions
 from tracking import supervision as rules
 from tracking.clocks import calendar_of, today_cst
 from tracking.models import cases, clocks
@@ -78,6 +79,7 @@ _COLUMNS = (
     clocks.c.unit_id,
     clocks.c.due,
     clocks.c.due_soon_on,
+    clocks.c.due_at,
     clocks.c.state,
     clocks.c.basis,
     clocks.c.next_check,
@@ -106,15 +108,18 @@ async def scan(
     *,
     batch_size: int = BATCH_SIZE,
     regions: RegionDirectory | None = None,
+    now: datetime | None = None,
 ) -> ScanCounts:
-    """Applies ``today`` to every clock whose check day has come; returns what it did."""
+    """Applies ``today`` to every clock whose check day has come; returns what it did. A
+    clock counted to a moment (``due_at``) is overdue once ``now`` (default: the time) is past
+    it, and is looked at by every scan of its last day until then."""
     ctx = _Context(
         topic=settings.topic("tracking"),
         calendar=calendar_of(settings),
         regions=regions or RegionDirectory.default(),
         response_days=settings.supervision_response_days,
         today=today,
-        now=datetime.now(UTC),
+        now=now or datetime.now(UTC),
     )
     total = ScanCounts()
     after: tuple[date, int] | None = None
@@ -169,8 +174,26 @@ async def _claim(s: AsyncSession, row: Any, **values: object) -> bool:
     return result.rowcount == 1
 
 
+def _precise_step(row: Any, ctx: _Context) -> rules.ClockStep | None:
+    """A clock counted to a moment: overdue once it has passed; due soon on its due-soon day,
+    then looked at again on its last day; None while nothing can change before a later scan
+    of the same day (its check day stays: it is read again)."""
+    if ctx.now > row.due_at or ctx.today > row.due:
+        return rules.ClockStep("overdue", None)
+    if row.state == "on_time" and ctx.today >= row.due_soon_on:
+        return rules.ClockStep("due_soon", max(row.due, ctx.today))
+    later = row.due_soon_on if row.state == "on_time" else row.due
+    return rules.ClockStep("recheck", later) if later > row.next_check else None
+
+
 async def _apply(s: AsyncSession, row: Any, ctx: _Context, counts: ScanCounts) -> None:
-    step = rules.clock_step(row.state, row.due, row.due_soon_on, ctx.today)
+    if row.due_at is not None:
+        precise = _precise_step(row, ctx)
+        if precise is None:
+            return
+        step = precise
+    else:
+        step = rules.clock_step(row.state, row.due, row.due_soon_on, ctx.today)
     if step.action == "recheck":
         counts.rechecked += await _claim(s, row, next_check=step.next_check)
         return
@@ -283,6 +306,13 @@ class Scheduler:
         counts = await scan(self.db, self.settings, self.today())
         if counts.changed() or counts.failed:
             log.info("clocks scanned", extra=asdict(counts))
+        try:  # the video receptions starting soon: their reminders, by the same one replica
+            sent = await receptions.remind(self.db, self.settings, datetime.now(UTC))
+        except Exception:
+            log.exception("reception reminders failed; retried at the next scan")
+        else:
+            if sent:
+                log.info("reception reminders sent", extra={"receptions": sent})
         return counts
 
     async def run(self) -> None:

@@ -21,6 +21,13 @@ from tracking.models import cases, clocks, messaging, timeline
 # Steps the petitioner hears about (tracking.notification.requested.v1, template case.<status>)
 NOTIFY = tuple(s for s in STATUSES if s not in ("received", "triage"))
 DUE_SOON_SHARE = 0.8
+# A themed channel's response clock (hours, precise): the unit's first response stops it
+THEME_CLOCK = "theme_response"
+# ... which is any of these steps (acceptance, a reply, or the case ending otherwise); a
+# withdrawal stops it without judging the unit
+RESPONSE_STATUSES = tuple(
+    s for s in STATUSES if s not in ("received", "triage", "routed", "withdrawn")
+)
 
 
 def cst_date(moment: datetime | date) -> date:
@@ -84,6 +91,61 @@ class Writer:
         )
         return result.date
 
+    async def start_precise_clock(
+        self,
+        case_id: str,
+        kind: str,
+        start: datetime,
+        hours: int,
+        *,
+        basis: str,
+        unit_id: str | None = None,
+    ) -> datetime:
+        """A clock counted in hours to a precise moment (a themed channel's response time):
+        ``due`` is that moment's day in China time, due soon once ``DUE_SOON_SHARE`` of the
+        hours have passed. Returns the moment."""
+        await self.stop_clock(case_id, kind, start, met=None)
+        due_at = start + timedelta(hours=hours)
+        soon = cst_date(start + timedelta(hours=hours * DUE_SOON_SHARE))
+        await self.session.execute(
+            clocks.insert().values(
+                case_id=case_id,
+                kind=kind,
+                unit_id=unit_id,
+                started_on=cst_date(start),
+                due=cst_date(due_at),
+                due_soon_on=soon,
+                due_at=due_at,
+                state="on_time",
+                provisional=False,
+                basis=basis[:200],
+                next_check=soon,
+            )
+        )
+        return due_at
+
+    async def stop_precise_clock(
+        self, case_id: str, kind: str, at: datetime, *, judged: bool = True
+    ) -> None:
+        """Stops a running clock counted to a moment: met when ``at`` is not after it (None
+        when not ``judged``: it no longer applies)."""
+        running = (
+            await self.session.execute(
+                select(clocks.c.id, clocks.c.due_at).where(
+                    clocks.c.case_id == case_id,
+                    clocks.c.kind == kind,
+                    clocks.c.stopped_at.is_(None),
+                )
+            )
+        ).all()
+        for row in running:
+            met = (at <= row.due_at) if judged and row.due_at is not None else None
+            await self.session.execute(
+                update(clocks)
+                .where(clocks.c.id == row.id, clocks.c.stopped_at.is_(None))
+                .values(stopped_at=at, next_check=None, met=met)
+            )
+
     async def stop_clock(
         self,
         case_id: str,
@@ -110,7 +172,9 @@ class Writer:
         await self.session.execute(q.values(**values))
 
     async def stop_all_clocks(self, case_id: str, at: datetime) -> None:
-        """A concluded case (withdrawn, not accepted, closed, ...): nothing runs any more."""
+        """A concluded case (withdrawn, not accepted, closed, ...): nothing runs any more. A
+        themed channel's response clock still running is judged: ending the case answers."""
+        await self.stop_precise_clock(case_id, THEME_CLOCK, at)
         await self.session.execute(
             update(clocks)
             .where(clocks.c.case_id == case_id, clocks.c.stopped_at.is_(None))
@@ -165,6 +229,8 @@ class Writer:
             .values(status=status, updated_at=datetime.now(UTC), **values)
         )
         await self.note(case_id, at, status, actor, text)
+        if status in RESPONSE_STATUSES:  # the unit's first response stops the channel's clock
+            await self.stop_precise_clock(case_id, THEME_CLOCK, at)
         await self.emit(
             CaseStatusChanged(
                 case_id=case_id,
@@ -177,9 +243,13 @@ class Writer:
             case_id,
         )
         if status in NOTIFY:
-            owner = (
-                await self.session.execute(select(cases.c.owner_ref).where(cases.c.id == case_id))
-            ).scalar()
+            owner, proactive = (
+                await self.session.execute(
+                    select(cases.c.owner_ref, cases.c.proactive).where(cases.c.id == case_id)
+                )
+            ).one()
+            if proactive:  # a grid worker's report: there is no petitioner to tell
+                return
             await self.emit(
                 NotificationRequested(
                     case_id=case_id,

@@ -17,7 +17,7 @@ from shared.auth import Principal
 from shared.regions import within
 from tracking import machine
 from tracking.models import clocks, reviews, supervisions, timeline
-from tracking.store import cst_date
+from tracking.store import THEME_CLOCK, cst_date
 
 # The statuses in which a reviewing (re-reviewing) unit sees the case it reviews
 REVIEW_STATUSES = ("under_review", "review_replied", "under_rereview", "terminated")
@@ -44,6 +44,8 @@ def may_see(principal: Principal, case: Any) -> bool:
         return within(case.region_code, principal.region_code)
     if principal.role == "petitioner":
         return case.owner_ref is not None and case.owner_ref == principal.sub
+    if principal.role == "grid_worker":  # the grid worker who reported it on rounds
+        return is_reporter(principal, case)
     if principal.role == "unit" and principal.unit_id:
         me = principal.unit_id
         chain = list(case.review_chain or [])
@@ -54,6 +56,37 @@ def may_see(principal: Principal, case: Any) -> bool:
             or (len(chain) > 1 and me == chain[1] and case.status in REREVIEW_STATUSES)
         )
     return False
+
+
+def is_reporter(principal: Principal | None, case: Any) -> bool:
+    return (
+        principal is not None
+        and principal.role == "grid_worker"
+        and bool(case.proactive)
+        and case.owner_ref is not None
+        and case.owner_ref == principal.sub
+    )
+
+
+def is_owner(principal: Principal | None, case: Any) -> bool:
+    """The petitioner who filed it, or the grid worker who reported a proactive case."""
+    if principal is None or case.owner_ref is None or case.owner_ref != principal.sub:
+        return False
+    return principal.role == "petitioner" or is_reporter(principal, case)
+
+
+def theme_view(case: Any, clock: Any) -> dict[str, Any] | None:
+    """A themed channel's code, priority and target response time, with the response clock:
+    when the first response is due and whether it came in time (None while it runs)."""
+    if not case.theme and not case.target_response_hours:
+        return None
+    return {
+        "code": case.theme,
+        "priority": case.priority or 0,
+        "target_response_hours": case.target_response_hours,
+        "response_due_at": clock.due_at.isoformat() if clock and clock.due_at else None,
+        "response_met": clock.met if clock is not None and clock.stopped_at else None,
+    }
 
 
 def actors(principal: Principal, case: Any) -> set[str]:
@@ -165,6 +198,7 @@ async def case_view(
         ):
             continue  # a clock of an earlier routing of the case: history, not a deadline
         latest[row.kind] = row
+    theme_clock = latest.pop(THEME_CLOCK, None)  # shown under "theme"
     deadlines = {
         kind: clock_view(row, today)
         for kind, row in latest.items()
@@ -225,6 +259,14 @@ async def case_view(
             }
             for r in review_rows
         ],
+        "theme": theme_view(case, theme_clock),
+        "proactive": bool(case.proactive),
+        "representatives": case.representatives or 0,
+        # the channel's form fields: for the units, operators and whoever wrote them, not for
+        # a query-code reader
+        "theme_fields": (case.theme_fields or {})
+        if internal or is_owner(principal, case)
+        else None,
         "allowed_actions": open_actions(principal, case, today) if principal else [],
         "rating": None,
     }

@@ -118,19 +118,21 @@ def secret_context(subscription_id: str) -> str:
 
 
 async def fan_out(session: AsyncSession, envelope: Envelope) -> int:
-    """One pending delivery per active subscription of the event's unit that wants its type;
+    """One pending delivery per active subscription of the event's unit that wants its type
+    (and of every unit an event about several names in ``unit_ids``, e.g. a joint reception);
     called right after the outbox row, so both commit or neither does."""
-    unit_id = envelope.data.get("unit_id")
-    if not unit_id:
+    units = [envelope.data.get("unit_id")] + list(envelope.data.get("unit_ids") or [])
+    units = list(dict.fromkeys(u for u in units if isinstance(u, str) and u))
+    if not units:
         return 0
     subs = (
         await session.execute(
-            select(subscriptions.c.id, subscriptions.c.event_types).where(
-                subscriptions.c.unit_id == unit_id, subscriptions.c.active.is_(True)
+            select(subscriptions.c.id, subscriptions.c.unit_id, subscriptions.c.event_types).where(
+                subscriptions.c.unit_id.in_(units), subscriptions.c.active.is_(True)
             )
         )
     ).all()
-    wanted = [s.id for s in subs if wants(s.event_types, envelope.type)]
+    wanted = [(s.id, s.unit_id) for s in subs if wants(s.event_types, envelope.type)]
     if not wanted:
         return 0
     now = datetime.now(UTC)
@@ -151,7 +153,7 @@ async def fan_out(session: AsyncSession, envelope: Envelope) -> int:
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for sub_id in wanted
+            for sub_id, unit_id in wanted
         ],
     )
     return len(wanted)

@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.gateway import console, open311, openapi, protection, status
+from services.gateway import console, open311, openapi, protection, status, window
 from services.gateway.proxy import build_router
 from services.gateway.settings import GatewaySettings
 from shared import logging as xlog
@@ -80,6 +80,7 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     app.include_router(status.router)
+    app.include_router(window.router)  # before the forwarding routes: its path is its own
     app.include_router(build_router())
     app.include_router(open311.build_router())  # /open311/v2 (GeoReport v2)
     console.install(app)  # the operator console at /console

@@ -50,7 +50,7 @@ SCHEMAS = "#/components/schemas/"
 
 # The routers each service's create_app mounts (its main.py); a unit test keeps them equal.
 SERVICE_ROUTERS: dict[str, tuple[str, ...]] = {
-    "intake": ("intake.api:router", "intake.vault:router"),
+    "intake": ("intake.api:router", "intake.channels_api:router", "intake.vault:router"),
     "routing": (
         "routing.api:router",
         "routing.api:cases_router",
@@ -62,6 +62,7 @@ SERVICE_ROUTERS: dict[str, tuple[str, ...]] = {
         "tracking.actions:router",
         "tracking.webhooks_api:router",
         "tracking.supervision_api:router",
+        "tracking.receptions_api:router",
     ),
     "evaluation": (
         "evaluation.api:router",
@@ -230,10 +231,15 @@ def _own(doc: dict[str, Any]) -> None:
     """The gateway's own operations: problem+json for 422 (shared/errors.py answers every
     invalid request so), rate limits and unavailability."""
     for path, ops in doc.get("paths", {}).items():
-        for op in ops.values():
+        for method, op in ops.items():
             responses = op.setdefault("responses", {})
             if "422" in responses:
                 responses["422"] = {"$ref": "#/components/responses/Invalid"}
+            if path.startswith(PREFIX + "/"):  # composed from the services (window.py)
+                op["security"] = SECURITY["required"]
+                for code in _errors_for(method, "required"):
+                    ref = {"$ref": "#/components/responses/" + ERRORS[code][0]}
+                    responses.setdefault(str(code), ref)
             responses.setdefault("429", {"$ref": "#/components/responses/TooManyRequests"})
             if path == "/status" and "503" not in responses:  # degraded: the same report
                 responses["503"] = {

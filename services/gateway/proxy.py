@@ -64,8 +64,11 @@ def _path(request: Request) -> str:
     return raw.decode("latin-1") if raw else request.url.path
 
 
-async def send(request: Request, service: str, path: str | None = None) -> httpx.Response:
-    """Send the client's request to ``service`` (at ``path``, default the same path).
+async def send(
+    request: Request, service: str, path: str | None = None, content: bytes | None = None
+) -> httpx.Response:
+    """Send the client's request to ``service`` (at ``path``, default the same path; with
+    ``content`` as its body, default the client's).
 
     Raises :class:`Unavailable` (503 with Retry-After) when the service cannot be reached or
     does not answer in time, and :class:`CircuitOpen` (503, the time left) without calling it
@@ -76,9 +79,9 @@ async def send(request: Request, service: str, path: str | None = None) -> httpx
     breaker: CircuitBreaker = request.app.state.breakers[service]
     url = settings.service_urls()[service] + (path or _path(request))
     query = request.url.query
-    if query:
+    if query and content is None:
         url += "?" + query
-    body = await request.body()
+    body = content if content is not None else await request.body()
     breaker.admit()
     try:
         response = await client.request(
@@ -159,6 +162,11 @@ _ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
     ("/calendar/due", "tracking", ("GET",)),
     ("/units/{unit_id}/webhooks", "tracking", ("GET", "POST")),
     ("/units/{unit_id}/webhooks/{path:path}", "tracking", ANY),
+    ("/receptions", "tracking", ("GET",)),
+    ("/receptions/{path:path}", "tracking", ANY),
+    ("/channels", "intake", ("GET", "POST")),
+    ("/channels/{code}", "intake", ("GET", "PATCH")),
+    ("/channels/{code}/close", "intake", ("POST",)),
     ("/supervision", "tracking", ("GET",)),
     ("/supervision/{path:path}", "tracking", ANY),
     ("/units", "routing", ("GET",)),

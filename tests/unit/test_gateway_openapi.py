@@ -130,7 +130,8 @@ def test_every_public_operation_of_every_service_is_documented_as_the_service_do
                 body = ours["requestBody"]["content"]["application/json"]["schema"]
                 theirs = op["requestBody"]["content"]["application/json"]["schema"]
                 assert _inline(doc, body) == _inline(own, theirs), (method, path)
-    assert public == expected
+    # the gateway's own composition (services/gateway/window.py), documented by the gateway
+    assert public == expected | {("post", "/api/v1/window/registrations")}
 
 
 def test_every_forwarding_route_leads_to_documented_operations(doc: dict[str, Any]) -> None:

@@ -664,3 +664,44 @@ def test_property_grievances(units: list[Unit], directory: Directory, by_id) -> 
                 remit = directory.remit.get(rule.lead)
                 assert lead.function in (rule.lead, remit, "township"), decision
     assert min(outcomes.values()) > 300
+
+
+# -- themed channels: routing overrides (专题通道) -----------------------------------------------
+
+
+def test_channel_override_names_the_lead_and_says_so(directory: Directory) -> None:
+    usual = route(directory, category="health")
+    assert usual.lead_unit_id == "110107:health"
+    d = route(directory, category="health", override_unit_id="110000:health")
+    assert (d.outcome, d.lead_unit_id, d.level, d.co_unit_ids) == (
+        "routed",
+        "110000:health",
+        "province",
+        (),
+    )
+    assert {
+        "step": "override",
+        "unit": "110000:health",
+        "why": "the themed channel's routing override",
+    } in d.path
+
+
+def test_channel_override_gives_way_to_objections_unknown_units_accusations_and_litigation(
+    directory: Directory,
+) -> None:
+    objected = route(
+        directory,
+        category="health",
+        override_unit_id="110000:health",
+        excluded_unit_ids=frozenset({"110000:health"}),
+    )
+    assert objected.lead_unit_id == "110107:health"
+    assert any(p.get("why", "").startswith("objected to this case") for p in objected.path)
+    unknown = route(directory, category="health", override_unit_id="99:nothing")
+    assert unknown.lead_unit_id == "110107:health"
+    accusation = route(
+        directory, category="misconduct", kind="accusation", override_unit_id="110000:health"
+    )
+    assert accusation.lead_unit_id != "110000:health"
+    diverted = route(directory, category="litigation", override_unit_id="110000:health")
+    assert diverted.outcome == "diverted"

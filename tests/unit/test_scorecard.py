@@ -43,6 +43,8 @@ def case(**over: Any) -> SimpleNamespace:
         "replied_at": None,
         "concluded_at": None,
         "supervision_count": 0,
+        "theme": None,
+        "proactive": False,
     }
     return SimpleNamespace(**(values | over))
 
@@ -197,3 +199,27 @@ def test_periods_and_rising_categories() -> None:
         {"category": "b", "petitions": 3, "previous": 0, "change": 3, "ratio": None},
         {"category": "a", "petitions": 5, "previous": 4, "change": 1, "ratio": 1.25},
     ]
+
+
+def test_themed_petitions_count_in_petitions_and_apart() -> None:
+    themed = measures(case(theme="epidemic-2026"))
+    assert themed["petitions"] == themed["received"] == themed["themed"] == 1
+    assert "themed" not in measures(case())
+
+
+def test_a_grid_workers_report_counts_apart_from_petitions() -> None:
+    open_report = measures(case(proactive=True))
+    assert open_report == {"proactive": 1}
+    solved = measures(
+        case(
+            proactive=True,
+            accepted_at=at(date(2025, 3, 4), 9),
+            replied_at=at(date(2025, 3, 10), 9),
+            concluded_at=at(date(2025, 3, 10), 9),
+        )
+    )
+    assert solved == {"proactive": 1, "proactive_replied": 1, "proactive_concluded": 1}
+    sums = {"received": 4, "proactive": 4, "proactive_replied": 1}
+    card = figures(sums)
+    assert (card["cases_received"], card["proactive_cases"]) == (4, 4)
+    assert card["proactive_resolution_rate"] == 0.25

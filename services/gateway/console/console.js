@@ -162,6 +162,44 @@ function renderWarnings(items, regionName) {
   setCounter("c-warnings", String(items.length), items.length > 0);
 }
 
+function when(value) {
+  return value ? new Date(value).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai" }) : "—";
+}
+
+function renderReceptions(body) {
+  const tbody = $("receptions").tBodies[0];
+  tbody.replaceChildren();
+  for (const r of body.items) {
+    const row = tbody.insertRow();
+    row.dataset.reception = r.id;
+    cell(row, when(r.starts_at));
+    cell(row, r.tracking_number);
+    cell(row, (r.unit_ids || []).join(", "));
+    const link = document.createElement("a");
+    link.href = r.meeting_url;
+    link.rel = "noopener noreferrer";
+    link.target = "_blank";
+    link.textContent = "进入 join";
+    row.insertCell().append(link);
+  }
+  $("receptions-empty").hidden = body.items.length > 0;
+}
+
+function renderChannels(body, counts) {
+  const tbody = $("channels").tBodies[0];
+  tbody.replaceChildren();
+  for (const c of body.channels) {
+    const row = tbody.insertRow();
+    row.dataset.channel = c.code;
+    cell(row, `${c.name} (${c.code})`);
+    cell(row, String(c.priority), "num");
+    cell(row, c.target_response_hours ? `${c.target_response_hours} h` : "—", "num");
+    cell(row, when(c.closes_at));
+    cell(row, number(counts.get(c.code) || 0), "num");
+  }
+  $("channels-empty").hidden = body.channels.length > 0;
+}
+
 /** Every period of the scope, with 0 where the situation has no petitions. */
 function filledSeries(series, s) {
   const known = new Map(series.map((p) => [p.period, p.petitions]));
@@ -237,6 +275,7 @@ async function renderSituation(s) {
   }));
   charts.categoriesByRegion(cells, regionName, categoryName);
   document.title = `${body.name || "全国"} · 信访运行监控`;
+  regionName.themes = new Map((body.themes || []).map((t) => [t.theme, t.petitions]));
   return regionName;
 }
 
@@ -257,6 +296,10 @@ async function refresh() {
     scorecard: get("/api/v1/analytics/scorecards", area).then(renderScorecard),
     statuses: get("/api/v1/analytics/overview", { region_code: prefix }).then(renderStatuses),
     situation,
+    receptions: get("/api/v1/receptions", { state: "upcoming", region: prefix ? s.region : null })
+      .then(renderReceptions),
+    channels: Promise.all([get("/api/v1/channels", { state: "open" }), situation])
+      .then(([body, regionName]) => renderChannels(body, regionName.themes)),
     satisfaction: names.then((regionName) => renderSatisfaction(s, regionName)),
     warnings: Promise.all([get("/api/v1/analytics/warnings", area), names])
       .then(async ([body, regionName]) => {
