@@ -286,10 +286,15 @@ def _check_slots(request: Request, slots: list[datetime], minutes: int) -> list[
     calendar = calendar_of(settings)
     periods = rules.parse_hours(settings.reception_hours)
     now = datetime.now(UTC)
-    for i, slot in enumerate(slots):
-        problem = rules.slot_problem(slot, minutes, now, calendar, periods)
-        if problem:
-            raise Invalid(f"slots[{i}]", problem)
+    problems = [
+        (f"slots[{i}]", problem)
+        for i, slot in enumerate(slots)
+        if (problem := rules.slot_problem(slot, minutes, now, calendar, periods))
+    ]
+    if problems:  # every refused slot named at once
+        refused = Invalid(*problems[0])
+        refused.errors = [{"field": field, "message": message} for field, message in problems]
+        raise refused
     return sorted({slot.astimezone(UTC) for slot in slots})
 
 

@@ -25,7 +25,7 @@ import importlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -34,7 +34,9 @@ import pytest
 from services.launcher import Suite
 from shared import tracking_number as numbers
 from shared.auth import mint_token
+from shared.calendar import default_calendar
 from shared.settings import CommonSettings
+from shared.vocabulary import CST
 from tests.e2e.conftest import petition, token, wait_for
 from tests.webhook_receiver import Receiver
 
@@ -75,7 +77,9 @@ class Row:
     method: str
     path: str  # /api/v1/...; {tn} etc. filled from the world
     kind: str | None  # the object kind the row is about (None: no object)
-    expect: dict[str, tuple[int, int]]  # role -> (own, foreign); foreign also for missing
+    expect: dict[
+        str, tuple[int, int]
+    ]  # role -> (own, foreign); foreign also for missing, 404 if foreign is 2xx
     anonymous: int = 401
     private: bool = True  # False: ids of public things (units, regions): no existence to hide
     body: Callable[[str, str], Any] | None = None  # (side, role) -> JSON body
@@ -282,7 +286,8 @@ def _rows() -> list[Row]:
         Row("GET", "/regions/{region}", "region", same(200), anonymous=200, private=False),
         # --- tracking -------------------------------------------------------------------
         Row("GET", "/cases/{tn}", "tn", case_readers),
-        Row("GET", "/me/cases", None, table(petitioner=200), private=False),
+        # a grid worker's own reports (proactive cases), like a petitioner's cases
+        Row("GET", "/me/cases", None, table(petitioner=200, grid_worker=200), private=False),
         Row("GET", "/units/{unit}/cases", "unit", table(**unit_staff), private=False),
         Row(
             "GET",
@@ -406,6 +411,142 @@ def _rows() -> list[Row]:
             Row("GET", f"/analytics/{name}", "scope", analysts, private=False)
             for name in ("overview", "situation", "warnings")
         ],
+        # --- themed channels (intake): public forms, opened and closed by operators ------
+        Row("GET", "/channels", None, same(200), anonymous=200, private=False),
+        Row(
+            "POST",
+            "/channels",
+            None,
+            table(operator_region=(201, 403), operator=201),
+            body=lambda side, _role: {
+                "code": f"matrix-{uuid.uuid4().hex[:10]}",
+                "name": "矩阵测试专题通道",
+                "region_code": "330000" if side == OWN else "510000",
+            },
+            private=False,
+        ),
+        Row("GET", "/channels/{channel}", "channel", same(200), anonymous=200, private=False),
+        Row(
+            "PATCH",
+            "/channels/{channel}",
+            "channel",
+            table(operator_region=(200, 403), operator=200),
+            body=lambda _side, _role: {"priority": 3},
+            private=False,
+        ),
+        Row(
+            "POST",
+            "/channels/{channel}/close",
+            "channel",
+            table(operator_region=(200, 403), operator=(409, 200)),  # own: closed the row before
+            private=False,
+        ),
+        # --- the window's routing preview (无差别受理) --------------------------------------
+        Row(
+            "POST",
+            "/routing/preview",
+            None,
+            table(unit=200, operator_region=200, operator=200, grid_worker=200, service=200),
+            body=lambda side, _role: {"region_code": region_of(side), "category": "wage_arrears"},
+            private=False,
+        ),
+        # --- receptions (tracking): each side's main case has one, requested by its owner --
+        Row("GET", "/cases/{tn}/receptions", "tn", case_readers),
+        Row(
+            "POST",  # one open reception per case: the callers allowed to ask get 409
+            "/cases/{tn}/receptions",
+            "tn",
+            table(
+                petitioner=(409, 404),
+                unit=(409, 404),
+                operator_region=(409, 404),
+                operator=409,
+                grid_worker=404,
+                service=403,
+            ),
+            body=action({"reason": REASON}),
+        ),
+        Row(
+            "GET",
+            "/receptions",
+            None,
+            table(unit=200, operator_region=(200, 403), operator=200),
+            query=lambda side: {"region": "330000" if side == OWN else "510000"},
+            private=False,
+        ),
+        Row("GET", "/receptions/{reception}", "reception", case_readers),
+        Row(
+            "POST",
+            "/receptions/{reception}/slots",
+            "reception",
+            table(
+                petitioner=(403, 404),
+                unit=(403, 404),
+                operator_region=(200, 404),
+                operator=200,
+                grid_worker=404,
+                service=403,
+            ),
+            body=lambda _side, _role: {"slots": [SLOT]},
+        ),
+        Row(
+            "POST",
+            "/receptions/{reception}/confirm",
+            "reception",
+            table(
+                petitioner=(200, 404),
+                unit=(409, 404),  # confirmed by the row before
+                operator_region=(409, 404),
+                operator=(409, 200),
+                grid_worker=404,
+                service=403,
+            ),
+            body=lambda _side, _role: {"starts_at": SLOT},
+        ),
+        Row(
+            "POST",
+            "/receptions/{reception}/reschedule",
+            "reception",
+            table(
+                petitioner=(200, 404),
+                unit=(403, 404),
+                operator_region=(200, 404),
+                operator=200,
+                grid_worker=404,
+                service=403,
+            ),
+            body=lambda _side, role: (
+                {"reason": REASON} | ({} if role == "petitioner" else {"slots": [SLOT]})
+            ),
+        ),
+        Row(
+            "POST",
+            "/receptions/{reception}/record",
+            "reception",
+            table(
+                petitioner=(403, 404),
+                unit=(403, 404),
+                operator_region=(409, 404),  # not held yet
+                operator=409,
+                grid_worker=404,
+                service=403,
+            ),
+            body=lambda _side, _role: {"outcome": "no_show"},
+        ),
+        Row(
+            "POST",
+            "/receptions/{reception}/cancel",
+            "reception",
+            table(
+                petitioner=(200, 404),
+                unit=(403, 404),
+                operator_region=(409, 404),  # cancelled by the row before
+                operator=(409, 200),
+                grid_worker=404,
+                service=403,
+            ),
+            body=lambda _side, _role: {"reason": REASON},
+        ),
         *[
             Row("GET", f"/analytics/{name}", "scope", table(**unit_staff), private=False)
             for name in ("scorecards", "trends")
@@ -414,6 +555,18 @@ def _rows() -> list[Row]:
 
 
 WEBHOOK_URL: list[str] = [""]
+
+
+def _next_working_morning() -> str:
+    """10:00 China time on the next official working day: a slot the bureau may propose."""
+    calendar = default_calendar()
+    day = datetime.now(CST).date() + timedelta(days=1)
+    while not calendar.is_workday(day):
+        day += timedelta(days=1)
+    return datetime.combine(day, time(10), CST).astimezone(UTC).isoformat()
+
+
+SLOT = _next_working_morning()
 
 
 def hook_url() -> str:
@@ -447,6 +600,7 @@ PLACEHOLDER = {
     "delivery_id": "delivery",
     "supervision_id": "supervision",
     "callback_id": "callback",
+    "reception_id": "reception",
 }
 
 
@@ -456,7 +610,7 @@ def template(path: str) -> str:
         path = path.replace("{" + kind + "}", "{" + name + "}")
     for kind in ("tn_done",):
         path = path.replace("{" + kind + "}", "{tracking_number}")
-    return path.replace("{spare}", "{unit_id}")
+    return path.replace("{spare}", "{unit_id}").replace("{channel}", "{code}")
 
 
 def test_the_table_covers_every_endpoint_of_every_service() -> None:
@@ -573,7 +727,24 @@ def build_world(api: httpx.Client, receiver: Receiver) -> World:
             )
             return unit, ok(made, 201)["id"]
 
+        channel = ok(
+            api.post(
+                "/api/v1/channels",
+                json={
+                    "code": f"matrix-{side}-{RUN}",
+                    "name": "矩阵测试专题通道",
+                    "region_code": "330000" if side == OWN else "510000",
+                },
+                headers=OPERATOR,
+            ),
+            201,
+        )["code"]
+        reception = ok(
+            api.post(f"/api/v1/cases/{main}/receptions", json={}, headers=owners[side]), 201
+        )["id"]
         world.sides[side] = {
+            "channel": channel,
+            "reception": reception,
             "tn": main,
             "tn_done": done,
             "case_id": case(api, main)["case_id"],
@@ -593,6 +764,8 @@ def build_world(api: httpx.Client, receiver: Receiver) -> World:
         }
     nobody = str(uuid.uuid4())
     world.sides[MISSING] = {
+        "channel": f"matrix-missing-{RUN}",
+        "reception": nobody,
         "tn": numbers.make(A_REGION, datetime.now(UTC).date(), 99_999),
         "tn_done": numbers.make(A_REGION, datetime.now(UTC).date(), 99_998),
         "case_id": nobody,
@@ -651,7 +824,10 @@ def walk(client: httpx.Client, world: World, roles: list[str]) -> tuple[list[str
     for row in ROWS:
         for role in roles:
             own, foreign = row.expect[role]
-            for side, expected in ((OWN, own), (FOREIGN, foreign), (MISSING, foreign)):
+            # an object that does not exist: refused as the foreign one is, or 404 where the
+            # foreign one is the caller's to act on (an unscoped operator)
+            missing = foreign if foreign >= 400 else 404
+            for side, expected in ((OWN, own), (FOREIGN, foreign), (MISSING, missing)):
                 if side == MISSING and (own == foreign or not row.private):
                     continue  # not refused object by object, or public: nothing to hide
                 r = call(client, row, world, side, role)

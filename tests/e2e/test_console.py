@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import httpx
 import pytest
 
 from services.launcher import Suite
+from shared.calendar import default_calendar
+from shared.vocabulary import CST
 from tests.conftest import IN_CI
 from tests.e2e.conftest import petition, token, wait_for
 from tests.e2e.test_supervision import move_acceptance_into_the_past
@@ -102,7 +105,42 @@ def seeded(api: httpx.Client, suite: Suite) -> dict[str, Any]:
     unit = {"unit": f"{WUCHANG}:hrss"}
     wait_for(lambda: analytics(api, "scorecards", **unit)["scorecards"][0]["counts"]["rated"] == 2)
     wait_for(lambda: analytics(api, "warnings", region=CITY)["items"])
-    return {"unit_name": api.get(f"/api/v1/units/{WUCHANG}:hrss").json()["name"]}
+    # An open themed channel, and a video reception booked for one of the cases
+    channel = {
+        "code": f"wuhan-{uuid.uuid4().hex[:8]}",
+        "name": "武汉防汛救助专题通道",
+        "region_code": CITY,
+        "priority": 3,
+        "target_response_hours": 24,
+    }
+    r = api.post("/api/v1/channels", json=channel, headers=OPERATOR)
+    assert r.status_code == 201, r.text
+    routed(api, wages[2])
+    r = api.post(f"/api/v1/cases/{wages[2]}/receptions", json={}, headers=token(*owners[2]))
+    assert r.status_code == 201, r.text
+    reception = r.json()["id"]
+    slot = next_working_morning()
+    r = api.post(f"/api/v1/receptions/{reception}/slots", json={"slots": [slot]}, headers=OPERATOR)
+    assert r.status_code == 200, r.text
+    r = api.post(
+        f"/api/v1/receptions/{reception}/confirm",
+        json={"starts_at": slot},
+        headers=token(*owners[2]),
+    )
+    assert r.status_code == 200, r.text
+    return {
+        "unit_name": api.get(f"/api/v1/units/{WUCHANG}:hrss").json()["name"],
+        "channel": channel,
+        "reception_case": wages[2],
+    }
+
+
+def next_working_morning() -> str:
+    calendar = default_calendar()
+    day = datetime.now(CST).date() + timedelta(days=1)
+    while not calendar.is_workday(day):
+        day += timedelta(days=1)
+    return datetime.combine(day, time(10), CST).astimezone(UTC).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +225,13 @@ def test_the_console_shows_health_counters_charts_and_warnings(
 
         warnings = page.inner_text("#warnings tbody")
         assert "武昌区" in warnings and "拖欠工资" in warnings
+
+        # Upcoming receptions and open themed channels
+        receptions = page.inner_text("#receptions tbody")
+        assert seeded["reception_case"] in receptions and f"{WUCHANG}:hrss" in receptions
+        assert page.get_attribute("#receptions tbody a", "href").startswith("https://")
+        channels = page.inner_text("#channels tbody")
+        assert seeded["channel"]["name"] in channels and "24 h" in channels
 
         shot = tmp_path / "console.png"
         page.screenshot(path=str(shot), full_page=True)
