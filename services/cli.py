@@ -245,7 +245,7 @@ def parser() -> argparse.ArgumentParser:
     )
     tok.add_argument("--sub", help="subject (the app's user id for petitioners)")
     tok.add_argument("--unit", help="unit id, for --role unit (e.g. 110107:petition_bureau)")
-    tok.add_argument("--region", help="region code limiting an operator")
+    tok.add_argument("--region", help="region code limiting an operator or a grid worker")
     tok.add_argument("--ttl", type=int, default=86400, help="seconds (default one day)")
     tok.set_defaults(func=cmd_token)
 

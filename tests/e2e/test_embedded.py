@@ -63,7 +63,10 @@ class Up:
         )
 
         def status_ok() -> bool:
-            assert self.proc and self.proc.poll() is None, "xinfang up exited"
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read() if self.proc.stdout else ""
+                raise AssertionError(f"xinfang up exited {self.proc.returncode}: {out[-4000:]}")
             try:
                 return httpx.get(f"{self.url}/status", timeout=5).status_code == 200
             except httpx.HTTPError:

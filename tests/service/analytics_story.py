@@ -382,6 +382,11 @@ UNIT_COUNTS = {
     "basically_satisfied": 1,
     "dissatisfied": 2,
     "not_rated": 2,
+    # the story has no themed-channel petition and no grid worker's report
+    "themed": 0,
+    "proactive": 0,
+    "proactive_replied": 0,
+    "proactive_concluded": 0,
 }
 # Beijing adds i (110108: accepted and replied on time in 10 days, open > 90 days)
 BEIJING_FIGURES = UNIT_FIGURES | {
