@@ -6,10 +6,11 @@ Truncate, then replay, in place, with evaluation stopped:
    and evaluation topics (a stopped consumer has committed all it applied), so the rebuilt
    models hold exactly what evaluation had applied, and evaluation, started again, goes on
    from there with nothing applied twice or missed.
-2. Emptied: ``case_reads``, ``scorecard_cases``, ``scorecard_rollups``, and the group's
-   inbox and parked events. Kept: the ratings and call-backs (evaluation's own records, not
-   read models; their rating events are replayed into the scorecards) and the warnings
-   (evaluation's own decisions; one missing is restored from its event, none is raised again).
+2. Emptied: ``case_reads``, ``scorecard_cases``, ``scorecard_rollups``, ``receptions``, and
+   the group's inbox and parked events. Kept: the ratings and call-backs (evaluation's own
+   records, not read models; their rating events are replayed into the scorecards) and the
+   warnings (evaluation's own decisions; one missing is restored from its event, none is
+   raised again).
 3. Replayed: every record from the start of each partition (or, with ``since``, from the
    first published on that day), through the same handlers as the live consumer, with the
    same inbox and parking, in transactions of ``batch`` events; with ``since``/``until``,
@@ -36,6 +37,7 @@ from evaluation.handlers import handlers as read_model_handlers
 from evaluation.models import (
     case_reads,
     messaging,
+    receptions,
     scorecard_cases,
     scorecard_rollups,
 )
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "evaluation"
 TOPICS = ("intake", "tracking", "evaluation")
-READ_MODELS = (case_reads, scorecard_cases, scorecard_rollups)
+READ_MODELS = (case_reads, scorecard_cases, scorecard_rollups, receptions)
 
 
 @dataclass
