@@ -148,6 +148,24 @@ class Preview(BaseModel):
     )
 
 
+class PreviewUnit(BaseModel):
+    unit_id: str
+    name: str | None = None
+    function: str
+    level: str
+    region_code: str
+
+
+class PreviewAnswer(BaseModel):
+    outcome: str = Field(description="routed, diverted (诉访分离) or triage (the bureau names it)")
+    unit: PreviewUnit | None = Field(None, description="the competent unit (the lead)")
+    co_units: list[PreviewUnit] = []
+    major: bool = Field(description="major or urgent: the same-level petition bureau is told")
+    notify_units: list[PreviewUnit] = []
+    rule: str
+    explanation: str = Field(description="the rule path, step by step")
+
+
 def _unit(directory: Any, unit_id: str | None) -> dict[str, object] | None:
     unit = directory.get(unit_id) if unit_id else None
     if unit is None:
@@ -164,6 +182,7 @@ def _unit(directory: Any, unit_id: str | None) -> dict[str, object] | None:
 @router.post(
     "/preview",
     summary="Where a matter would go, without registering it (clerks at any window, operators)",
+    response_model=PreviewAnswer,
 )
 async def preview(
     request: Request,

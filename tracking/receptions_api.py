@@ -101,6 +101,43 @@ class Record(_Body):
     actions: list[AgreedAction] = Field(default_factory=list, max_length=20)
 
 
+class ReceptionOut(BaseModel):
+    """A reception as its reader may see it (``minutes``, ``attendees`` and
+    ``reminders_sent`` only for units and operators)."""
+
+    id: str
+    tracking_number: str
+    region_code: str
+    bureau_unit_id: str = Field(description="the petition bureau that receives")
+    status: Literal["requested", "proposed", "scheduled", "held", "no_show", "cancelled"]
+    requested_by: str
+    reason: str | None = None
+    slots: list[str] = Field(description="proposed start times (UTC)")
+    duration_minutes: int
+    starts_at: str | None = None
+    ends_at: str | None = None
+    meeting_url: str | None = None
+    unit_ids: list[str] = Field(description="every unit taking part (joint reception)")
+    reschedules: int
+    summary: str | None = Field(None, description="public: in the case's timeline")
+    actions: list[dict[str, Any]] = Field(description="the actions agreed")
+    cancel_reason: str | None = None
+    created_at: str
+    updated_at: str
+    minutes: str | None = Field(None, description="internal: units and operators only")
+    attendees: list[dict[str, Any]] | None = None
+    reminders_sent: list[int] | None = Field(None, description="reminder leads sent (minutes)")
+
+
+class ReceptionList(BaseModel):
+    items: list[ReceptionOut]
+
+
+# Answers leave out what the reader may not see (the internal fields), not null it
+ONE: dict[str, Any] = {"response_model": ReceptionOut, "response_model_exclude_unset": True}
+MANY: dict[str, Any] = {"response_model": ReceptionList, "response_model_exclude_unset": True}
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -157,6 +194,7 @@ async def _case(s: AsyncSession, tracking_number: str) -> Any:
 @router.get(
     "/cases/{tracking_number}/receptions",
     summary="A case's video receptions (whoever may read the case)",
+    **MANY,
 )
 async def case_receptions(
     request: Request,
@@ -183,7 +221,9 @@ async def case_receptions(
     return {"items": [view(r, _internal(principal)) for r in found]}
 
 
-@router.get("/receptions", summary="Receptions to come or to arrange (the operator console)")
+@router.get(
+    "/receptions", summary="Receptions to come or to arrange (the operator console)", **MANY
+)
 async def list_receptions(
     request: Request,
     principal: Staff,
@@ -226,7 +266,7 @@ async def list_receptions(
     return {"items": [view(r, True) for r in found]}
 
 
-@router.get("/receptions/{reception_id}", summary="One reception")
+@router.get("/receptions/{reception_id}", summary="One reception", **ONE)
 async def get_reception(
     request: Request, reception_id: str, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -350,6 +390,7 @@ async def _answer(request: Request, reception_id: str, principal: Principal) -> 
     "/cases/{tracking_number}/receptions",
     status_code=201,
     summary="Ask for a video reception (the petitioner, the handling unit or the bureau)",
+    **ONE,
 )
 async def request_reception(
     request: Request, tracking_number: str, body: ReceptionRequest, principal: CurrentPrincipal
@@ -435,6 +476,7 @@ def _bureau_only(principal: Principal, row: Any) -> None:
 @router.post(
     "/receptions/{reception_id}/slots",
     summary="Propose slots and invite the units taking part (the petition bureau)",
+    **ONE,
 )
 async def propose_slots(
     request: Request, reception_id: str, body: SlotProposal, principal: CurrentPrincipal
@@ -478,6 +520,7 @@ async def propose_slots(
 @router.post(
     "/receptions/{reception_id}/confirm",
     summary="Confirm one of the proposed slots (the petitioner, or a clerk for them)",
+    **ONE,
 )
 async def confirm(
     request: Request, reception_id: str, body: Confirmation, principal: CurrentPrincipal
@@ -543,6 +586,7 @@ async def confirm(
 @router.post(
     "/receptions/{reception_id}/reschedule",
     summary="Reschedule before the start: the bureau with new slots, the petitioner without",
+    **ONE,
 )
 async def reschedule(
     request: Request, reception_id: str, body: Reschedule, principal: CurrentPrincipal
@@ -616,6 +660,7 @@ async def reschedule(
 @router.post(
     "/receptions/{reception_id}/cancel",
     summary="Cancel before it was held (the petition bureau or the petitioner)",
+    **ONE,
 )
 async def cancel(
     request: Request, reception_id: str, body: Cancellation, principal: CurrentPrincipal
@@ -661,6 +706,7 @@ async def cancel(
 @router.post(
     "/receptions/{reception_id}/record",
     summary="Record the outcome once the start has passed (the petition bureau)",
+    **ONE,
 )
 async def record(
     request: Request, reception_id: str, body: Record, principal: CurrentPrincipal
