@@ -52,6 +52,9 @@ MOMENTS = (
     "rated_at",
     "recorded_at",
     "flagged_at",
+    "requested_at",
+    "scheduled_at",
+    "cancelled_at",
 )
 _numbers = count(1)
 
@@ -86,6 +89,8 @@ class Case:
         kind: str = "grievance",
         repeat_of: Case | None = None,
         collective_id: str | None = None,
+        theme: str | None = None,
+        proactive: bool = False,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.number = numbers.make(region[:6], received, next(_numbers))
@@ -110,6 +115,8 @@ class Case:
                 repeat_outcome=status if repeat_of else None,
                 repeat_of=repeat_of.id if repeat_of else None,
                 collective_id=collective_id,
+                theme=theme,
+                proactive=proactive,
             )
         )
         common = {"case_id": self.id, "tracking_number": self.number}

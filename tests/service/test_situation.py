@@ -6,6 +6,7 @@ case becoming a backlog case on the day after its 90th day, with no event to say
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -20,11 +21,19 @@ from evaluation.models import messaging, scorecard_rollups
 from evaluation.rollups import Analytics
 from evaluation.sweeper import sweep
 from shared.auth import mint_token
+from shared.contracts import (
+    ReceptionCancelled,
+    ReceptionHeld,
+    ReceptionRequested,
+    ReceptionScheduled,
+)
 from shared.db import Database
+from shared.events import new_envelope, parse_data
 from shared.service import install_http_basics
 from tests.service.analytics_story import (
     SETTINGS,
     Case,
+    at,
     consumer_handlers,
     d,
     empty,
@@ -228,3 +237,105 @@ async def test_an_open_case_becomes_a_backlog_case_after_90_days(db: Database) -
     await empty(db)
     await feed(db, consumer_handlers(d(5, 31)), case.events + closed.events)
     assert await rollup_rows(db) == swept
+
+
+async def test_themed_channels_proactive_cases_and_receptions_in_the_situation(
+    db: Database, api: httpx.AsyncClient
+) -> None:
+    """Channel petitions count as petitions and per channel; a grid worker's report counts
+    apart; receptions count by their state now, each once however often its events come."""
+    may = d(5, 6)
+    flood = petitions(2, may, "110107011", "social_assistance", theme="flood-2025")
+    plain = petitions(1, may, "110107011", "wage_arrears")
+    grid = petitions(1, may, "110107011", "safety_hazard", proactive=True)
+    grid[0].routed("110107:emergency", may, may + timedelta(days=15))
+    grid[0].accepted(may, may + timedelta(days=60))
+    grid[0].replied(may + timedelta(days=2))
+    events = [e for c in flood + plain for e in c.events] + grid[0].events
+
+    def reception(case: Any, *later: Any) -> list[Any]:
+        rid = str(uuid.uuid4())
+        base = {
+            "reception_id": rid,
+            "case_id": case.id,
+            "tracking_number": case.number,
+            "unit_id": "110107:petition_bureau",
+            "region_code": case.region,
+        }
+        out = [ReceptionRequested(**base, requested_by="petitioner", requested_at=at(may, 11))]
+        units = ["110107:petition_bureau", "110107:civil_affairs"]
+        for step in later:
+            if step == "scheduled":
+                out.append(
+                    ReceptionScheduled(
+                        **base,
+                        unit_ids=units,
+                        starts_at=at(may + timedelta(days=2), 10),
+                        ends_at=at(may + timedelta(days=2), 11),
+                        meeting_url=f"https://meeting.invalid/xinfang/{rid}",
+                        scheduled_at=at(may, 12),
+                    )
+                )
+            elif step == "held":
+                out.append(
+                    ReceptionHeld(
+                        **base,
+                        unit_ids=units,
+                        outcome="held",
+                        starts_at=at(may + timedelta(days=2), 10),
+                        summary="已接访",
+                        recorded_at=at(may + timedelta(days=2), 11),
+                    )
+                )
+            else:
+                out.append(
+                    ReceptionCancelled(
+                        **base,
+                        unit_ids=[],
+                        reason="问题已解决",
+                        cancelled_by="petitioner",
+                        cancelled_at=at(may, 15),
+                    )
+                )
+        return [new_envelope(x, subject=case.id, correlation_id=case.id) for x in out]
+
+    held = reception(flood[0], "scheduled", "held")
+    events += held + reception(flood[1], "cancelled") + reception(plain[0], "scheduled")
+    handlers = consumer_handlers(d(5, 31))
+    await feed(db, handlers, events)
+    # The held one's schedule and record sent again (a producer's retry: new event ids, so
+    # the inbox cannot tell) change nothing
+    again = [
+        new_envelope(parse_data(e), subject=e.subject, correlation_id=e.subject) for e in held[1:]
+    ]
+    await feed(db, handlers, again)
+
+    r = await api.get(
+        "/api/v1/analytics/situation",
+        params={"region": "110107", "from": "2025-05-01", "to": "2025-05-31"},
+        headers=OPERATOR,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["petitions"] == 3  # the grid worker's report is not a petition
+    assert body["themes"] == [
+        {"theme": "flood-2025", "petitions": 2, "accepted": 0, "replied": 0, "concluded": 0}
+    ]
+    assert body["proactive"] == {"registered": 1, "replied": 1, "concluded": 0}
+    assert body["receptions"] == {
+        "total": 3,
+        "requested": 0,
+        "scheduled": 1,
+        "held": 1,
+        "no_show": 0,
+        "cancelled": 1,
+    }
+    # The scorecard of the county says the same
+    r = await api.get(
+        "/api/v1/analytics/scorecards",
+        params={"region": "110107", "from": "2025-05-01", "to": "2025-05-31"},
+        headers=OPERATOR,
+    )
+    card = r.json()["scorecards"][0]
+    assert (card["cases_received"], card["themed_petitions"]) == (3, 2)
+    assert (card["proactive_cases"], card["proactive_resolution_rate"]) == (1, 1.0)
