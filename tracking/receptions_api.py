@@ -291,6 +291,17 @@ async def _load(s: AsyncSession, reception_id: str, principal: Principal, lock: 
     return row, case
 
 
+def _about(row: Any, case: Any) -> dict[str, Any]:
+    """What every event of the bureau's reception says of it (``unit_id``: the bureau)."""
+    return {
+        "reception_id": row.id,
+        "case_id": case.id,
+        "tracking_number": case.tracking_number,
+        "unit_id": row.bureau_unit_id,
+        "region_code": row.region_code,
+    }
+
+
 def _writer(request: Request, s: AsyncSession, case_id: str) -> Writer:
     settings = request.app.state.settings
     return Writer(
@@ -566,12 +577,8 @@ async def confirm(
         )
         await w.emit(
             ReceptionScheduled(
-                reception_id=row.id,
-                case_id=case.id,
-                tracking_number=case.tracking_number,
-                unit_id=row.bureau_unit_id,
+                **_about(row, case),
                 unit_ids=list(row.unit_ids or []),
-                region_code=row.region_code,
                 starts_at=chosen,
                 ends_at=ends,
                 meeting_url=url,
@@ -638,11 +645,7 @@ async def reschedule(
             await _change(s, row, status="requested", slots=None, **cleared)
             await w.emit(
                 ReceptionRequested(
-                    reception_id=row.id,
-                    case_id=case.id,
-                    tracking_number=case.tracking_number,
-                    unit_id=row.bureau_unit_id,
-                    region_code=row.region_code,
+                    **_about(row, case),
                     requested_by="petitioner",
                     reason=body.reason,
                     requested_at=now,
@@ -686,12 +689,8 @@ async def cancel(
         )
         await w.emit(
             ReceptionCancelled(
-                reception_id=row.id,
-                case_id=case.id,
-                tracking_number=case.tracking_number,
-                unit_id=row.bureau_unit_id,
+                **_about(row, case),
                 unit_ids=list(row.unit_ids or []),
-                region_code=row.region_code,
                 reason=body.reason,
                 cancelled_by=principal.role,
                 cancelled_at=now,
@@ -756,12 +755,8 @@ async def record(
             await w.note(case.id, now, case.status, actor, text, public=False)
         await w.emit(
             ReceptionHeld(
-                reception_id=row.id,
-                case_id=case.id,
-                tracking_number=case.tracking_number,
-                unit_id=row.bureau_unit_id,
+                **_about(row, case),
                 unit_ids=list(row.unit_ids or []),
-                region_code=row.region_code,
                 outcome=body.outcome,
                 starts_at=row.starts_at,
                 attendees=len(body.attendees),
